@@ -1,0 +1,168 @@
+//! The error type of every fallible ringbus call, and the hot-path error that hands the event
+//! back.
+#![deny(unsafe_code)]
+
+use std::fmt;
+
+use super::record::Record;
+
+/// Everything that can go wrong in ringbus outside the `try_publish` fast path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// A topic or group name is empty, too long, or uses characters outside `[A-Za-z0-9._-]`.
+    InvalidName {
+        /// The rejected name.
+        name: String,
+        /// Why it was rejected.
+        reason: &'static str,
+    },
+    /// A configuration value is out of range.
+    InvalidConfig {
+        /// The setting.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A topic with this name already exists on the bus.
+    TopicExists(String),
+    /// The payload is larger than the topic's `max_payload`.
+    PayloadTooLarge {
+        /// Payload length in bytes.
+        len: usize,
+        /// The topic's limit.
+        max: usize,
+    },
+    /// The key is longer than 65535 bytes.
+    KeyTooLarge {
+        /// Key length in bytes.
+        len: usize,
+        /// The limit (65535).
+        max: usize,
+    },
+    /// The partition index is out of range.
+    NoSuchPartition {
+        /// Requested partition.
+        partition: u32,
+        /// Partitions the topic has.
+        partitions: u32,
+    },
+    /// `publish_timeout`, `claim_timeout` or a poll waited the whole timeout.
+    Timeout,
+    /// The topic (or bus) was closed; for readers: closed and fully drained.
+    Closed,
+    /// The requested offset is older than the oldest event the partition still holds.
+    OffsetTrimmed {
+        /// Partition.
+        partition: u32,
+        /// Requested offset.
+        offset: u64,
+        /// Oldest offset still held.
+        earliest: u64,
+    },
+    /// The requested offset is past the partition's end.
+    OffsetBeyondEnd {
+        /// Partition.
+        partition: u32,
+        /// Requested offset.
+        offset: u64,
+        /// The offset the next event will get.
+        next: u64,
+    },
+    /// The requested offset lies inside the log but is not where an event starts.
+    NotAnEventOffset {
+        /// Partition.
+        partition: u32,
+        /// Requested offset.
+        offset: u64,
+    },
+    /// A `DropOldest` reader was overtaken by producers and lost events; it continues from the
+    /// oldest event still held.
+    Lagged {
+        /// Partition where events were lost.
+        partition: u32,
+        /// Number of events lost.
+        lost: u64,
+    },
+    /// An `Evict` reader held producers back longer than its policy allows and was removed.
+    Evicted,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidName { name, reason } => write!(f, "invalid name {name:?}: {reason}"),
+            Error::InvalidConfig { field, reason } => write!(f, "invalid {field}: {reason}"),
+            Error::TopicExists(name) => write!(f, "topic {name:?} already exists"),
+            Error::PayloadTooLarge { len, max } => {
+                write!(f, "payload of {len} bytes exceeds the topic's maximum of {max} bytes")
+            }
+            Error::KeyTooLarge { len, max } => write!(f, "key of {len} bytes exceeds the maximum of {max} bytes"),
+            Error::NoSuchPartition { partition, partitions } => {
+                write!(f, "partition {partition} does not exist (the topic has {partitions})")
+            }
+            Error::Timeout => f.write_str("timed out"),
+            Error::Closed => f.write_str("the topic is closed"),
+            Error::OffsetTrimmed { partition, offset, earliest } => write!(
+                f,
+                "offset {offset} of partition {partition} is no longer held; the earliest is {earliest}"
+            ),
+            Error::OffsetBeyondEnd { partition, offset, next } => write!(
+                f,
+                "offset {offset} of partition {partition} is past the end; the next event gets {next}"
+            ),
+            Error::NotAnEventOffset { partition, offset } => {
+                write!(f, "offset {offset} of partition {partition} is not the start of an event")
+            }
+            Error::Lagged { partition, lost } => {
+                write!(f, "reader fell behind on partition {partition} and lost {lost} events")
+            }
+            Error::Evicted => f.write_str("reader was evicted for holding producers back"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Why `try_publish` did not publish; the record is handed back unchanged.
+pub enum TryPublishError<'a> {
+    /// The ring is full (a `Block` reader or a group has not caught up).
+    Full(Record<'a>),
+    /// The topic is closed.
+    Closed(Record<'a>),
+    /// The record itself is invalid (too large, bad partition).
+    Invalid(Error),
+}
+
+impl TryPublishError<'_> {
+    /// The error without the record.
+    pub fn into_error(self) -> Error {
+        match self {
+            TryPublishError::Full(_) => Error::Timeout,
+            TryPublishError::Closed(_) => Error::Closed,
+            TryPublishError::Invalid(e) => e,
+        }
+    }
+}
+
+impl fmt::Debug for TryPublishError<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TryPublishError::Full(_) => f.write_str("Full(..)"),
+            TryPublishError::Closed(_) => f.write_str("Closed(..)"),
+            TryPublishError::Invalid(e) => f.debug_tuple("Invalid").field(e).finish(),
+        }
+    }
+}
+
+impl fmt::Display for TryPublishError<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TryPublishError::Full(_) => f.write_str("the partition's ring is full"),
+            TryPublishError::Closed(_) => f.write_str("the topic is closed"),
+            TryPublishError::Invalid(e) => fmt::Display::fmt(e, f),
+        }
+    }
+}
+
+impl std::error::Error for TryPublishError<'_> {}

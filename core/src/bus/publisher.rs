@@ -1,0 +1,349 @@
+//! Publishing: copy-in (`publish`, `try_publish`, `publish_batch`) and zero-copy (`claim`).
+
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::clock;
+use super::error::{Error, TryPublishError};
+use super::record::{partition_for_key, Receipt, Record};
+use super::stats::PublisherCounters;
+use super::topic::TopicInner;
+use crate::ring::frame::{align, HEADER_LEN};
+use crate::ring::{ClaimError, Ring};
+
+/// How long a claim may wait for space.
+#[derive(Debug, Clone, Copy)]
+enum Wait {
+    No,
+    Until(Option<Instant>),
+}
+
+/// Appends events to a topic. `Send`, not shared: publishing takes `&mut self`, so make one
+/// publisher per producing thread ([`Topic::publisher`](crate::Topic::publisher) is cheap).
+/// Any number of publishers may publish to one partition at once.
+///
+/// Ordering: events from one publisher to one partition appear in publish order. Publishing
+/// copies the bytes into the ring and never allocates.
+#[derive(Debug)]
+pub struct Publisher {
+    topic: Arc<TopicInner>,
+    counters: Arc<PublisherCounters>,
+    /// Per partition: the last producer limit seen (saves a shared load per claim).
+    limits: Box<[u64]>,
+    home: u32,
+}
+
+impl Publisher {
+    pub(crate) fn new(topic: Arc<TopicInner>) -> Self {
+        let n = topic.partitions() as usize;
+        let counters = Arc::new(PublisherCounters::new(n));
+        let home = {
+            let mut reg = topic.registry.lock();
+            reg.publishers.push(Arc::downgrade(&counters));
+            let home = reg.next_home;
+            reg.next_home = (home + 1) % topic.partitions();
+            home
+        };
+        Self { topic, counters, limits: vec![0; n].into_boxed_slice(), home }
+    }
+
+    /// The partition this publisher's unkeyed records go to.
+    pub fn home_partition(&self) -> u32 {
+        self.home
+    }
+
+    /// Publishes one record, waiting (by the topic's wait strategy) while the partition's ring
+    /// is full. Returns where it landed.
+    ///
+    /// Errors: [`Error::Closed`], [`Error::PayloadTooLarge`], [`Error::KeyTooLarge`],
+    /// [`Error::NoSuchPartition`].
+    #[inline]
+    pub fn publish<'a>(&mut self, record: impl Into<Record<'a>>) -> Result<Receipt, Error> {
+        self.publish_one(&record.into(), Wait::Until(None))
+    }
+
+    /// Like [`publish`](Self::publish), giving up with [`Error::Timeout`] after `timeout`.
+    pub fn publish_timeout<'a>(&mut self, record: impl Into<Record<'a>>, timeout: Duration) -> Result<Receipt, Error> {
+        self.publish_one(&record.into(), Wait::Until(Some(Instant::now() + timeout)))
+    }
+
+    /// Publishes one record if there is room now; otherwise hands it back in
+    /// [`TryPublishError::Full`]. Never waits.
+    #[inline]
+    pub fn try_publish<'a>(&mut self, record: impl Into<Record<'a>>) -> Result<Receipt, TryPublishError<'a>> {
+        let record = record.into();
+        match self.publish_one(&record, Wait::No) {
+            Ok(receipt) => Ok(receipt),
+            Err(Error::Timeout) => Err(TryPublishError::Full(record)),
+            Err(Error::Closed) => Err(TryPublishError::Closed(record)),
+            Err(e) => Err(TryPublishError::Invalid(e)),
+        }
+    }
+
+    /// Publishes every record, in order, waiting for space as needed. Consecutive records for
+    /// the same partition are claimed together (one atomic operation, one clock read and one
+    /// wake-up check per run). All records are checked before any is published. Returns the
+    /// number published (all of them).
+    pub fn publish_batch(&mut self, records: &[Record<'_>]) -> Result<usize, Error> {
+        self.publish_many(records, None)
+    }
+
+    /// Like [`publish_batch`](Self::publish_batch), giving up after `timeout`; the error then
+    /// says nothing about how many were published: [`Topic::stats`](crate::Topic::stats) does.
+    pub fn publish_batch_timeout(&mut self, records: &[Record<'_>], timeout: Duration) -> Result<usize, Error> {
+        self.publish_many(records, Some(Instant::now() + timeout))
+    }
+
+    /// Claims room for a `len`-byte payload on the home partition, for writing in place.
+    /// Waits while the ring is full. Write through the returned [`Claim`] and `commit` it;
+    /// dropping it uncommitted publishes nothing (readers skip the space).
+    ///
+    /// Readers of the partition wait at the claimed frame until it is committed or dropped:
+    /// keep claims short.
+    pub fn claim(&mut self, len: usize) -> Result<Claim<'_>, Error> {
+        self.claim_record(Record::new(&[]), len, None)
+    }
+
+    /// Like [`claim`](Self::claim) with a key, explicit partition or timestamp taken from
+    /// `header` (its payload is ignored), waiting at most `timeout` (`None`: no limit).
+    pub fn claim_record(&mut self, header: Record<'_>, len: usize, timeout: Option<Duration>) -> Result<Claim<'_>, Error> {
+        let probe = Record { payload: &[], ..header };
+        let partition = self.route(&probe)?;
+        let key = header.key.unwrap_or(&[]);
+        let frame_len = self.frame_len(key.len(), len)?;
+        let wait = Wait::Until(timeout.map(|t| Instant::now() + t));
+        let position = self.claim_space(partition, align(frame_len), wait)?;
+        let ring = &self.topic.rings[partition as usize];
+        // SAFETY: we just claimed this frame and have not committed it.
+        unsafe { ring.write_body(position, HEADER_LEN, key) };
+        Ok(Claim { publisher: self, partition, position, key_len: key.len(), len, timestamp: header.timestamp, done: false })
+    }
+
+    #[inline]
+    fn route(&self, record: &Record<'_>) -> Result<u32, Error> {
+        match (record.partition, record.key) {
+            (Some(p), _) => self.topic.check_partition(p).map(|()| p),
+            (None, Some(key)) if self.topic.partitions() > 1 => Ok(partition_for_key(key, self.topic.partitions())),
+            _ => Ok(self.home),
+        }
+    }
+
+    #[inline]
+    fn frame_len(&self, key_len: usize, payload_len: usize) -> Result<usize, Error> {
+        let config = &self.topic.config;
+        if payload_len > config.max_payload {
+            return Err(Error::PayloadTooLarge { len: payload_len, max: config.max_payload });
+        }
+        if key_len > config.max_key {
+            return Err(Error::KeyTooLarge { len: key_len, max: config.max_key });
+        }
+        Ok(HEADER_LEN + key_len + payload_len)
+    }
+
+    #[inline]
+    fn claim_space(&mut self, partition: u32, bytes: usize, wait: Wait) -> Result<u64, Error> {
+        let p = partition as usize;
+        let ring = &self.topic.rings[p];
+        match ring.try_claim(bytes, &mut self.limits[p]) {
+            Ok(position) => Ok(position),
+            Err(ClaimError::Closed) => Err(Error::Closed),
+            Err(ClaimError::Full) => {
+                self.counters.full_waits[p].add(1);
+                match wait {
+                    Wait::No => Err(Error::Timeout),
+                    Wait::Until(deadline) => Self::wait_for_space(ring, &mut self.limits[p], bytes, deadline, &self.topic),
+                }
+            }
+        }
+    }
+
+    #[cold]
+    fn wait_for_space(ring: &Ring, limit: &mut u64, bytes: usize, deadline: Option<Instant>, topic: &TopicInner) -> Result<u64, Error> {
+        let mut outcome = Err(Error::Timeout);
+        let ready = || {
+            outcome = match ring.try_claim(bytes, limit) {
+                Ok(position) => Ok(position),
+                Err(ClaimError::Closed) => Err(Error::Closed),
+                Err(ClaimError::Full) => return false,
+            };
+            true
+        };
+        topic.config.wait.wait(&ring.writable, ready, deadline);
+        outcome
+    }
+
+    #[inline]
+    fn publish_one(&mut self, record: &Record<'_>, wait: Wait) -> Result<Receipt, Error> {
+        let partition = self.route(record)?;
+        let key = record.key.unwrap_or(&[]);
+        let len = self.frame_len(key.len(), record.payload.len())?;
+        let position = self.claim_space(partition, align(len), wait)?;
+        let timestamp = record.timestamp.unwrap_or_else(|| clock::now(self.topic.config.timestamps));
+        let ring = &self.topic.rings[partition as usize];
+        // SAFETY: the frame at `position` of aligned size align(len) was claimed just above by
+        // this publisher and is not committed yet.
+        unsafe { write_frame(ring, position, timestamp, key, record.payload) };
+        ring.commit(position, len);
+        ring.readable.notify();
+        self.counters.published[partition as usize].add(1);
+        Ok(Receipt { partition, offset: position })
+    }
+
+    fn publish_many(&mut self, records: &[Record<'_>], deadline: Option<Instant>) -> Result<usize, Error> {
+        // Check everything first: a batch is published whole or (on a bad record) not at all.
+        let mut routed = Vec::new();
+        let small = records.len() <= 64;
+        let mut stack = [0u32; 64];
+        for (i, r) in records.iter().enumerate() {
+            let p = self.route(r)?;
+            self.frame_len(r.key.map_or(0, <[u8]>::len), r.payload.len())?;
+            if small {
+                stack[i] = p;
+            } else {
+                routed.push(p);
+            }
+        }
+        let parts: &[u32] = if small { &stack[..records.len()] } else { &routed };
+        let max_run = (self.topic.config.capacity / 2) as u64;
+        let mut timestamp = None;
+        let mut i = 0;
+        while i < records.len() {
+            let partition = parts[i];
+            let mut bytes = 0u64;
+            let mut j = i;
+            while j < records.len() && parts[j] == partition {
+                let r = &records[j];
+                let len = align(HEADER_LEN + r.key.map_or(0, <[u8]>::len) + r.payload.len()) as u64;
+                if bytes + len > max_run {
+                    break;
+                }
+                bytes += len;
+                j += 1;
+            }
+            let mut position = self.claim_space(partition, bytes as usize, Wait::Until(deadline))?;
+            let ring = &self.topic.rings[partition as usize];
+            for r in &records[i..j] {
+                let key = r.key.unwrap_or(&[]);
+                let len = HEADER_LEN + key.len() + r.payload.len();
+                let ts = match r.timestamp {
+                    Some(t) => t,
+                    None => *timestamp.get_or_insert_with(|| clock::now(self.topic.config.timestamps)),
+                };
+                // SAFETY: [position, position + bytes) was claimed above by this publisher;
+                // each frame lies inside it and none is committed yet.
+                unsafe { write_frame(ring, position, ts, key, r.payload) };
+                ring.commit(position, len);
+                position += align(len) as u64;
+            }
+            ring.readable.notify();
+            self.counters.published[partition as usize].add((j - i) as u64);
+            i = j;
+        }
+        Ok(records.len())
+    }
+}
+
+/// Writes a whole frame except its commit word.
+///
+/// # Safety
+/// The caller claimed `position .. position + align(len)` and has not committed it.
+#[inline]
+unsafe fn write_frame(ring: &Ring, position: u64, timestamp: u64, key: &[u8], payload: &[u8]) {
+    // SAFETY: forwarded contract: the frame is claimed and uncommitted; key and payload fit in
+    // it since len = HEADER_LEN + key.len() + payload.len().
+    unsafe {
+        ring.write_header(position, timestamp, key.len() as u16);
+        ring.write_body(position, HEADER_LEN, key);
+        ring.write_body(position, HEADER_LEN + key.len(), payload);
+    }
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        let mut reg = self.topic.registry.lock();
+        for (i, r) in reg.retired.iter_mut().enumerate() {
+            r.0 += self.counters.published[i].get();
+            r.1 += self.counters.full_waits[i].get();
+        }
+        reg.publishers.retain(|w| !std::ptr::eq(w.as_ptr(), Arc::as_ptr(&self.counters)));
+    }
+}
+
+/// Room for one event claimed in the ring, written in place. Derefs to the payload bytes
+/// (zero-initialised). [`commit`](Claim::commit) publishes it; dropping it uncommitted turns
+/// the space into padding that readers skip.
+#[derive(Debug)]
+pub struct Claim<'p> {
+    publisher: &'p mut Publisher,
+    partition: u32,
+    position: u64,
+    key_len: usize,
+    len: usize,
+    timestamp: Option<u64>,
+    done: bool,
+}
+
+impl Claim<'_> {
+    /// The offset the event will have.
+    pub fn offset(&self) -> u64 {
+        self.position
+    }
+
+    /// The partition.
+    pub fn partition(&self) -> u32 {
+        self.partition
+    }
+
+    /// Sets the event's timestamp (ns since the Unix epoch); otherwise the bus reads its clock
+    /// at commit.
+    pub fn set_timestamp(&mut self, nanos: u64) {
+        self.timestamp = Some(nanos);
+    }
+
+    /// Publishes the event.
+    pub fn commit(mut self) -> Receipt {
+        let topic = &self.publisher.topic;
+        let ring = &topic.rings[self.partition as usize];
+        let len = HEADER_LEN + self.key_len + self.len;
+        let ts = self.timestamp.unwrap_or_else(|| clock::now(topic.config.timestamps));
+        // SAFETY: this claim owns the uncommitted frame at `position`.
+        unsafe { ring.write_header(self.position, ts, self.key_len as u16) };
+        ring.commit(self.position, len);
+        ring.readable.notify();
+        self.publisher.counters.published[self.partition as usize].add(1);
+        self.done = true;
+        Receipt { partition: self.partition, offset: self.position }
+    }
+
+    fn ring(&self) -> &Ring {
+        &self.publisher.topic.rings[self.partition as usize]
+    }
+}
+
+impl Deref for Claim<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        // SAFETY: the claim owns the frame exclusively until commit or drop; the payload range
+        // lies inside it; a shared borrow of self excludes the mutable one from deref_mut.
+        unsafe { &self.ring().claimed(self.position, self.key_len + self.len)[self.key_len..] }
+    }
+}
+
+impl DerefMut for Claim<'_> {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        let key_len = self.key_len;
+        // SAFETY: as for Deref; &mut self makes this the only borrow.
+        unsafe { &mut self.ring().body_mut(self.position, key_len + self.len)[key_len..] }
+    }
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let bytes = align(HEADER_LEN + self.key_len + self.len);
+            self.ring().commit_padding(self.position, bytes);
+            self.ring().readable.notify();
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! Counters: per publisher and per reader, gathered into [`TopicStats`] on request.
+//!
+//! Every counter has a single writer (its publisher or reader) that updates it with a relaxed
+//! load and store on its own cache line, so counting costs the hot path no shared traffic.
+//! Reading stats sums the counters; the figures are a consistent-enough snapshot, not atomic
+//! across counters.
+#![deny(unsafe_code)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crossbeam_utils::CachePadded;
+
+/// A single-writer counter.
+#[derive(Debug, Default)]
+pub(crate) struct Counter(AtomicU64);
+
+impl Counter {
+    /// Adds `n` (only the owning thread calls this).
+    #[inline]
+    pub(crate) fn add(&self, n: u64) {
+        self.0.store(self.0.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+    }
+
+    /// Sets the value (only the owning thread calls this).
+    #[inline]
+    pub(crate) fn set(&self, n: u64) {
+        self.0.store(n, Ordering::Relaxed);
+    }
+
+    /// Reads the value.
+    #[inline]
+    pub(crate) fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// One publisher's counters, per partition.
+#[derive(Debug)]
+pub(crate) struct PublisherCounters {
+    pub(crate) published: Box<[CachePadded<Counter>]>,
+    pub(crate) full_waits: Box<[Counter]>,
+}
+
+impl PublisherCounters {
+    pub(crate) fn new(partitions: usize) -> Self {
+        Self {
+            published: (0..partitions).map(|_| CachePadded::new(Counter::default())).collect(),
+            full_waits: (0..partitions).map(|_| Counter::default()).collect(),
+        }
+    }
+}
+
+/// One reader's counters (a subscription, or a group member).
+#[derive(Debug)]
+pub(crate) struct ReaderCounters {
+    pub(crate) delivered: CachePadded<Counter>,
+    pub(crate) dropped: Counter,
+    /// Per partition: events before the reader's position (absolute event index).
+    pub(crate) index: Box<[Counter]>,
+    /// Per partition: the reader's position.
+    pub(crate) position: Box<[Counter]>,
+}
+
+impl ReaderCounters {
+    pub(crate) fn new(partitions: usize) -> Self {
+        Self {
+            delivered: CachePadded::new(Counter::default()),
+            dropped: Counter::default(),
+            index: (0..partitions).map(|_| Counter::default()).collect(),
+            position: (0..partitions).map(|_| Counter::default()).collect(),
+        }
+    }
+}
+
+/// A snapshot of a topic's counters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TopicStats {
+    /// Topic name.
+    pub name: String,
+    /// Events published to all partitions.
+    pub published: u64,
+    /// Publish calls that found a ring full and had to wait (or failed, for `try_publish`).
+    pub full_waits: u64,
+    /// Per partition.
+    pub partitions: Vec<PartitionStats>,
+    /// Per fanout subscription and per group.
+    pub readers: Vec<ReaderStats>,
+}
+
+/// A snapshot of one partition's counters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PartitionStats {
+    /// Partition index.
+    pub partition: u32,
+    /// Events published.
+    pub published: u64,
+    /// Publish calls that found the ring full.
+    pub full_waits: u64,
+    /// The offset the next event will get.
+    pub next_offset: u64,
+    /// The oldest offset the ring still holds.
+    pub earliest_offset: u64,
+    /// Readers and groups that producers wait for.
+    pub gates: usize,
+}
+
+/// What kind of reader a [`ReaderStats`] describes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReaderKind {
+    /// A fanout subscription.
+    Subscription,
+    /// A work-queue group (its members summed).
+    Group {
+        /// Group name.
+        name: String,
+        /// Members currently joined.
+        members: usize,
+    },
+}
+
+/// A snapshot of one reader's counters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReaderStats {
+    /// Subscription or group.
+    pub kind: ReaderKind,
+    /// Events handed to the application.
+    pub delivered: u64,
+    /// Events lost to lapping (`DropOldest`).
+    pub dropped: u64,
+    /// Events published but not yet delivered to this reader, over its partitions.
+    pub lag: u64,
+    /// Bytes of the ring between this reader and the partitions' ends.
+    pub lag_bytes: u64,
+}

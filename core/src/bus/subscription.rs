@@ -1,0 +1,414 @@
+//! Fanout subscriptions: each owns a cursor per partition and sees every event.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::config::{SlowConsumerPolicy, Start, SubscribeOptions};
+use super::error::Error;
+use super::event::{Event, EventRef};
+use super::stats::ReaderCounters;
+use super::topic::TopicInner;
+use crate::ring::frame::{align, Word0, HEADER_LEN};
+use crate::ring::{Cursor, GateKind, JoinAt, JoinError, Ring};
+
+/// How a subscription reads the ring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// `Block`: gated, events borrowed from the ring.
+    Gated,
+    /// `DropOldest`: not gated, events copied and validated.
+    Copying,
+    /// `Evict`: gated until evicted, events copied (eviction may come at any moment).
+    GatedCopying,
+}
+
+#[derive(Debug)]
+struct PartReader {
+    partition: u32,
+    /// Next frame to read.
+    position: u64,
+    /// Events before `position` in the partition (absolute).
+    index: u64,
+    /// Position last released to producers.
+    released: u64,
+    /// Cached tail (refreshed when `position` reaches it).
+    tail: u64,
+    cursor: Option<Arc<Cursor>>,
+    gate_id: Option<u64>,
+}
+
+/// A found frame: partition reader slot, position, unaligned length.
+#[derive(Debug, Clone, Copy)]
+struct Found {
+    slot: usize,
+    position: u64,
+    len: usize,
+}
+
+/// A fanout reader: sees every event of its partitions from its start on, at its own pace,
+/// in order within each partition (partitions are interleaved round-robin).
+///
+/// `Send`, not `Sync`: one thread polls it. Polling never allocates (the owned-event iterator
+/// allocates each event it returns). Dropping the subscription leaves the topic and releases
+/// any producers it held back.
+#[derive(Debug)]
+pub struct Subscription {
+    topic: Arc<TopicInner>,
+    parts: Vec<PartReader>,
+    turn: usize,
+    mode: Mode,
+    counters: Arc<ReaderCounters>,
+    /// Copy of the current event for copying modes.
+    scratch: Vec<u8>,
+    evicted: bool,
+    /// An error met after some events of a batch were handled, reported by the next call.
+    pending: Option<Error>,
+}
+
+pub(crate) fn join_error(partition: u32, offset: u64, e: JoinError) -> Error {
+    match e {
+        JoinError::Trimmed { earliest } => Error::OffsetTrimmed { partition, offset, earliest },
+        JoinError::Beyond { next } => Error::OffsetBeyondEnd { partition, offset, next },
+        JoinError::NotABoundary => Error::NotAnEventOffset { partition, offset },
+        JoinError::Pending => Error::Timeout,
+    }
+}
+
+/// Joins a ring at `start`, retrying for a moment when the offset sits behind a frame whose
+/// producer has not committed it yet.
+pub(crate) fn join_ring(
+    ring: &Ring,
+    partition: u32,
+    start: Start,
+    gate: Option<(GateKind, Option<Duration>)>,
+) -> Result<crate::ring::Joined, Error> {
+    let at = match start {
+        Start::Earliest => JoinAt::Earliest,
+        Start::Latest => JoinAt::Latest,
+        Start::Offset(n) => JoinAt::Offset(n),
+    };
+    let offset = if let Start::Offset(n) = start { n } else { 0 };
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        match ring.join(at, gate.clone()) {
+            Ok(j) => return Ok(j),
+            Err(JoinError::Pending) if Instant::now() < deadline => std::thread::yield_now(),
+            Err(e) => return Err(join_error(partition, offset, e)),
+        }
+    }
+}
+
+impl Subscription {
+    pub(crate) fn new(topic: Arc<TopicInner>, options: SubscribeOptions) -> Result<Self, Error> {
+        let partitions = match options.partitions {
+            Some(list) => {
+                if list.is_empty() {
+                    return Err(Error::InvalidConfig { field: "partitions", reason: "the list is empty".into() });
+                }
+                for &p in &list {
+                    topic.check_partition(p)?;
+                }
+                let mut sorted = list.clone();
+                sorted.sort_unstable();
+                sorted.dedup();
+                if sorted.len() != list.len() {
+                    return Err(Error::InvalidConfig { field: "partitions", reason: "a partition is listed twice".into() });
+                }
+                list
+            }
+            None => (0..topic.partitions()).collect(),
+        };
+        if matches!(options.start, Start::Offset(_)) && partitions.len() != 1 {
+            return Err(Error::InvalidConfig {
+                field: "start",
+                reason: "Start::Offset needs a subscription to exactly one partition".into(),
+            });
+        }
+        let (mode, evict_after) = match options.policy {
+            SlowConsumerPolicy::Block => (Mode::Gated, None),
+            SlowConsumerPolicy::DropOldest => (Mode::Copying, None),
+            SlowConsumerPolicy::Evict { after } => (Mode::GatedCopying, Some(after)),
+        };
+        let n = topic.partitions() as usize;
+        let counters = Arc::new(ReaderCounters::new(n));
+        for i in 0..n {
+            counters.position[i].set(u64::MAX);
+        }
+        let mut sub = Self { topic: topic.clone(), parts: Vec::new(), turn: 0, mode, counters, scratch: Vec::new(), evicted: false, pending: None };
+        for p in partitions {
+            let ring = &topic.rings[p as usize];
+            let cursor = (mode != Mode::Copying).then(|| Arc::new(Cursor::new(0)));
+            let gate = cursor.clone().map(|c| (GateKind::Cursor(c), evict_after));
+            // On error, `sub` drops and leaves the partitions joined so far.
+            let joined = join_ring(ring, p, options.start, gate)?;
+            sub.parts.push(PartReader {
+                partition: p,
+                position: joined.position,
+                index: joined.event_index,
+                released: joined.position,
+                tail: joined.position,
+                cursor,
+                gate_id: joined.gate_id,
+            });
+            sub.counters.position[p as usize].set(joined.position);
+            sub.counters.index[p as usize].set(joined.event_index);
+        }
+        topic.registry.lock().readers.push(Arc::downgrade(&sub.counters));
+        Ok(sub)
+    }
+
+    /// The next event if one is ready; never waits. `Ok(None)`: nothing yet.
+    ///
+    /// Errors: [`Error::Lagged`] (a `DropOldest` reader lost events; the next call continues
+    /// with the oldest event held), [`Error::Evicted`], [`Error::Closed`] (closed and drained).
+    pub fn try_poll(&mut self) -> Result<Option<EventRef<'_>>, Error> {
+        self.release();
+        match self.find()? {
+            Some(found) => Ok(Some(self.take(found))),
+            None => Ok(None),
+        }
+    }
+
+    /// The next event, waiting up to `timeout` (`None`: until one arrives or the topic closes).
+    /// `Ok(None)` when the timeout passed. Errors as for [`try_poll`](Self::try_poll).
+    pub fn poll(&mut self, timeout: Option<Duration>) -> Result<Option<EventRef<'_>>, Error> {
+        self.release();
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let found = loop {
+            if let Some(found) = self.find()? {
+                break found;
+            }
+            if !self.wait(deadline) {
+                return Ok(None);
+            }
+        };
+        Ok(Some(self.take(found)))
+    }
+
+    /// Hands up to `max` ready events to `f`, waiting up to `timeout` for the first one
+    /// (`None`: no limit). Returns how many were handled (0: timed out). The events are
+    /// borrowed for the call of `f` only; producers are released once, after the batch.
+    ///
+    /// Errors as for [`try_poll`](Self::try_poll); an error after some events were handled is
+    /// returned by the next call, so no event goes unreported.
+    pub fn poll_batch<F>(&mut self, max: usize, timeout: Option<Duration>, mut f: F) -> Result<usize, Error>
+    where
+        F: FnMut(EventRef<'_>),
+    {
+        self.release();
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut n = 0;
+        while n < max {
+            match self.find() {
+                Ok(Some(found)) => {
+                    f(self.take(found));
+                    n += 1;
+                }
+                Ok(None) if n > 0 => break,
+                Ok(None) => {
+                    if !self.wait(deadline) {
+                        break;
+                    }
+                }
+                Err(e) if n == 0 => return Err(e),
+                Err(e) => {
+                    self.pending = Some(e);
+                    break;
+                }
+            }
+        }
+        self.release();
+        Ok(n)
+    }
+
+    /// Owned events, waiting for each; ends after the topic is closed and drained. Each item
+    /// allocates its key and payload. Lagging and eviction come through as `Err` items.
+    pub fn iter(&mut self) -> Iter<'_> {
+        Iter { sub: self, done: false }
+    }
+
+    /// The partitions this subscription reads.
+    pub fn partitions(&self) -> Vec<u32> {
+        self.parts.iter().map(|p| p.partition).collect()
+    }
+
+    /// Per partition read: the offset of the next event this subscription will read.
+    pub fn positions(&self) -> Vec<(u32, u64)> {
+        self.parts.iter().map(|p| (p.partition, p.position)).collect()
+    }
+
+    fn copying(&self) -> bool {
+        self.mode != Mode::Gated
+    }
+
+    /// Releases what was read to producers (gating modes) and publishes the counters.
+    fn release(&mut self) {
+        for part in &mut self.parts {
+            if part.released != part.position {
+                part.released = part.position;
+                self.counters.position[part.partition as usize].set(part.position);
+                self.counters.index[part.partition as usize].set(part.index);
+                if let Some(c) = &part.cursor {
+                    c.release(part.position);
+                    self.topic.rings[part.partition as usize].writable.notify();
+                }
+            }
+        }
+    }
+
+    /// Finds the next event in round-robin partition order, skipping padding; copies it into
+    /// `scratch` in copying modes.
+    fn find(&mut self) -> Result<Option<Found>, Error> {
+        if let Some(e) = self.pending.take() {
+            return Err(e);
+        }
+        if self.mode == Mode::GatedCopying && (self.evicted || self.parts.iter().any(|p| p.cursor.as_ref().is_some_and(|c| c.is_evicted()))) {
+            self.evicted = true;
+            return Err(Error::Evicted);
+        }
+        let n = self.parts.len();
+        let mut closed = 0;
+        for step in 0..n {
+            let slot = (self.turn + step) % n;
+            let part = &mut self.parts[slot];
+            let ring = &self.topic.rings[part.partition as usize];
+            loop {
+                if part.position >= part.tail {
+                    let (tail, is_closed) = ring.tail_closed();
+                    part.tail = tail;
+                    if part.position >= tail {
+                        closed += usize::from(is_closed);
+                        break;
+                    }
+                }
+                match ring.word0(part.position) {
+                    Word0::Padding(len) => part.position += len as u64,
+                    Word0::Event(len) => {
+                        if self.mode != Mode::Gated {
+                            ring.copy_frame(part.position, len, &mut self.scratch);
+                            if ring.lapped(part.position) {
+                                return Err(self.lagged(slot));
+                            }
+                        }
+                        self.turn = (slot + 1) % n;
+                        return Ok(Some(Found { slot, position: part.position, len }));
+                    }
+                    Word0::Uncommitted => {
+                        if self.mode != Mode::Gated && ring.lapped(part.position) {
+                            return Err(self.lagged(slot));
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+        if closed == n {
+            return Err(Error::Closed);
+        }
+        Ok(None)
+    }
+
+    /// Handles a lapped partition reader: jump to the oldest event held, count the loss.
+    #[cold]
+    fn lagged(&mut self, slot: usize) -> Error {
+        let part = &mut self.parts[slot];
+        let ring = &self.topic.rings[part.partition as usize];
+        let (earliest, index) = ring.earliest_with_index();
+        let lost = index.saturating_sub(part.index);
+        part.position = earliest;
+        part.index = index;
+        part.tail = earliest;
+        self.counters.dropped.add(lost);
+        Error::Lagged { partition: part.partition, lost }
+    }
+
+    /// Advances past `found` and returns it as an event.
+    fn take(&mut self, found: Found) -> EventRef<'_> {
+        let part = &mut self.parts[found.slot];
+        part.position = found.position + align(found.len) as u64;
+        part.index += 1;
+        let partition = part.partition;
+        self.counters.delivered.add(1);
+        let ring = &self.topic.rings[partition as usize];
+        let (timestamp, key_len, body) = if self.copying() {
+            let s = &self.scratch;
+            let ts = u64::from_le_bytes(s[8..16].try_into().expect("8 bytes"));
+            let key_len = u16::from_le_bytes(s[16..18].try_into().expect("2 bytes")) as usize;
+            (ts, key_len, &s[HEADER_LEN..found.len])
+        } else {
+            let (ts, key_len) = ring.header(found.position);
+            // SAFETY: the frame is committed (find Acquire-loaded its word 0) and this
+            // subscription's gate sits at or before it until the next `release`, which needs
+            // &mut self and so cannot happen while the returned borrow lives.
+            (ts, key_len, unsafe { ring.body(found.position, found.len) })
+        };
+        let key_len = key_len.min(body.len());
+        EventRef {
+            offset: found.position,
+            partition,
+            timestamp,
+            key: (key_len > 0).then(|| &body[..key_len]),
+            payload: &body[key_len..],
+        }
+    }
+
+    /// Waits until some partition may have an event; false when the deadline passed.
+    fn wait(&self, deadline: Option<Instant>) -> bool {
+        let copying = self.copying();
+        let ready = || {
+            self.parts.iter().any(|part| {
+                let ring = &self.topic.rings[part.partition as usize];
+                let (tail, closed) = ring.tail_closed();
+                if closed && part.position >= tail {
+                    return true;
+                }
+                if part.cursor.as_ref().is_some_and(|c| c.is_evicted()) {
+                    return true;
+                }
+                part.position < tail
+                    && (ring.word0(part.position) != Word0::Uncommitted || (copying && ring.lapped(part.position)))
+            })
+        };
+        self.topic.config.wait.wait(&self.topic.readable, ready, deadline)
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        for part in &self.parts {
+            if let Some(id) = part.gate_id {
+                self.topic.rings[part.partition as usize].leave(id);
+            }
+        }
+    }
+}
+
+/// Iterator of owned events from [`Subscription::iter`].
+#[derive(Debug)]
+pub struct Iter<'s> {
+    sub: &'s mut Subscription,
+    done: bool,
+}
+
+impl Iterator for Iter<'_> {
+    type Item = Result<Event, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        match self.sub.poll(None) {
+            Ok(Some(e)) => Some(Ok(e.to_owned())),
+            Ok(None) => None,
+            Err(Error::Closed) => {
+                self.done = true;
+                None
+            }
+            Err(e @ Error::Evicted) => {
+                self.done = true;
+                Some(Err(e))
+            }
+            Err(e) => Some(Err(e)),
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! ringbus: an in-process event bus on lock-free partition rings.
+//!
+//! Producers publish immutable events to a [`Topic`]; a topic is split into partitions, each a
+//! power-of-two byte ring laid out as a log. Readers come in two kinds on the same ring:
+//!
+//! - a fanout [`Subscription`] sees every event, at its own pace, with its own
+//!   [`SlowConsumerPolicy`];
+//! - a work-queue [`Group`] gives each event to exactly one [`Member`].
+//!
+//! Order holds within a partition; a record's key picks its partition by a stable hash.
+//! Publishing and polling never allocate and take no lock; waiting follows the topic's
+//! [`WaitStrategy`]. See ARCHITECTURE.md for the protocols and SAFETY.md for the unsafe code.
+//!
+//! ```
+//! use std::time::Duration;
+//! use ringbus::{Bus, Record, Start, SubscribeOptions, TopicConfig};
+//!
+//! let bus = Bus::new();
+//! let orders = bus.create_topic("orders", TopicConfig::new().partitions(2).capacity(1 << 20).max_payload(4096))?;
+//!
+//! let mut audit = orders.subscribe(SubscribeOptions::new().start(Start::Earliest))?;
+//! let billing = orders.group("billing", Start::Earliest)?;
+//! let mut worker = billing.join();
+//!
+//! let mut publisher = orders.publisher();
+//! let receipt = publisher.publish(Record::new(b"OrderPlaced #1").key(b"customer-7"))?;
+//! publisher.publish_batch(&[Record::new(b"OrderPlaced #2"), Record::new(b"OrderPlaced #3")])?;
+//!
+//! let mut seen = 0;
+//! while audit.poll_batch(16, Some(Duration::from_millis(100)), |event| {
+//!     assert!(event.payload.starts_with(b"OrderPlaced"));
+//!     seen += 1;
+//! })? > 0 {}
+//! assert_eq!(seen, 3);
+//!
+//! let first = worker.poll(Some(Duration::from_secs(1)))?.expect("an event");
+//! assert!(first.payload.starts_with(b"OrderPlaced"));
+//! assert_eq!(orders.stats().published, 3);
+//! # let _ = receipt;
+//! # Ok::<(), ringbus::Error>(())
+//! ```
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs, clippy::undocumented_unsafe_blocks)]
+
+#[cfg(not(loom))]
+mod bus;
+mod ring;
+mod sync;
+
+#[cfg(not(loom))]
+pub use bus::{
+    config::{validate_name, Durability, SlowConsumerPolicy, Start, SubscribeOptions, TimestampSource, TopicConfig, MAX_NAME_LEN},
+    error::{Error, TryPublishError},
+    event::{Event, EventRef},
+    group::{Group, Member},
+    publisher::{Claim, Publisher},
+    record::{key_hash, partition_for_key, Receipt, Record},
+    stats::{PartitionStats, ReaderKind, ReaderStats, TopicStats},
+    subscription::{Iter, Subscription},
+    topic::Topic,
+    Bus,
+};
+pub use ring::wait::WaitStrategy;

@@ -1,0 +1,108 @@
+//! The frame layout: what a producer writes and a reader decodes, in the ring and (unchanged)
+//! in segment files later.
+//!
+//! ```text
+//! word 0  bytes 0..4   length   u32 LE  header + key + payload; bit 31 marks a padding frame
+//!         bytes 4..8   tag      u32 LE  (offset >> 3) as u32: the frame's own position
+//! word 1  bytes 8..16  timestamp u64 LE ns since the Unix epoch
+//! word 2  bytes 16..18 key_len  u16 LE
+//!         bytes 18..20 flags    u16 LE  reserved, 0
+//!         bytes 20..24 crc      u32 LE  CRC-32C of the frame, 0 while the topic is in memory
+//! bytes 24..           key, then payload; the frame is zero-padded to a multiple of 8
+//! ```
+//!
+//! Word 0 is the commit marker: a producer stores it last, with Release, and a reader that
+//! Acquire-loads a word 0 whose tag matches the position it reads sees the whole frame. The
+//! ring zeroes space before producers may claim it, so an uncommitted frame reads as 0. A
+//! padding frame is only word 0 (it may be 8 bytes long) and fills the ring's end when the next
+//! frame would not fit before it.
+
+/// Bytes of the fixed frame header.
+pub(crate) const HEADER_LEN: usize = 24;
+/// Frames start at multiples of this.
+pub(crate) const ALIGN: usize = 8;
+/// Set in the length field of a padding frame.
+pub(crate) const PADDING: u32 = 1 << 31;
+/// Largest key a frame can carry (the key length field is a u16).
+pub(crate) const MAX_KEY_LEN: usize = u16::MAX as usize;
+
+/// Rounds `len` up to the frame alignment.
+#[inline]
+pub(crate) const fn align(len: usize) -> usize {
+    (len + ALIGN - 1) & !(ALIGN - 1)
+}
+
+/// The tag a frame at `position` carries.
+#[inline]
+pub(crate) const fn tag(position: u64) -> u32 {
+    (position >> 3) as u32
+}
+
+/// Word 0 of a committed frame of `len` bytes (padding flag included) at `position`.
+#[inline]
+pub(crate) const fn commit_word(position: u64, len: u32) -> u64 {
+    (tag(position) as u64) << 32 | len as u64
+}
+
+/// Word 2 of a frame.
+#[inline]
+pub(crate) const fn meta_word(key_len: u16) -> u64 {
+    key_len as u64
+}
+
+/// What word 0 at a position says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Word0 {
+    /// Not committed yet (zero), or bytes of another lap (tag mismatch).
+    Uncommitted,
+    /// A padding frame of this aligned length: skip it.
+    Padding(usize),
+    /// An event frame of this unaligned length (header + key + payload).
+    Event(usize),
+}
+
+/// Decodes word 0 read at `position`; `max_len` bounds a sane event frame.
+#[inline]
+pub(crate) fn decode_word0(word: u64, position: u64, max_len: usize) -> Word0 {
+    let len = word as u32;
+    if word == 0 || (word >> 32) as u32 != tag(position) {
+        return Word0::Uncommitted;
+    }
+    if len & PADDING != 0 {
+        let pad = (len & !PADDING) as usize;
+        if pad == 0 || pad % ALIGN != 0 || pad > align(max_len) {
+            // Unreachable for frames this crate wrote; treat as not (yet) valid.
+            return Word0::Uncommitted;
+        }
+        return Word0::Padding(pad);
+    }
+    let len = len as usize;
+    if !(HEADER_LEN..=max_len).contains(&len) {
+        return Word0::Uncommitted;
+    }
+    Word0::Event(len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commit_word_round_trips() {
+        let w = commit_word(4096, 40);
+        assert_eq!(decode_word0(w, 4096, 1 << 20), Word0::Event(40));
+        assert_eq!(decode_word0(w, 4096 + 1024, 1 << 20), Word0::Uncommitted);
+        assert_eq!(decode_word0(0, 0, 1 << 20), Word0::Uncommitted);
+        let p = commit_word(8, 16 | PADDING);
+        assert_eq!(decode_word0(p, 8, 1 << 20), Word0::Padding(16));
+        assert_eq!(decode_word0(commit_word(0, 8), 0, 1 << 20), Word0::Uncommitted);
+    }
+
+    #[test]
+    fn align_rounds_up_to_eight() {
+        assert_eq!(align(0), 0);
+        assert_eq!(align(1), 8);
+        assert_eq!(align(24), 24);
+        assert_eq!(align(25), 32);
+    }
+}

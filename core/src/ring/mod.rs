@@ -1,0 +1,563 @@
+//! The partition ring: all lock-free and unsafe code of ringbus lives under this module.
+//!
+//! A ring is a power-of-two byte buffer laid out as a log. Positions are u64 byte offsets in
+//! the partition's log, growing forever; a position's byte index is `position & mask`.
+//!
+//! - **tail**: the next position to claim. Producers claim `[t, t + n)` with one CAS (the CAS
+//!   refuses to pass `limit`). A claim that would cross the buffer's end claims the rest of the
+//!   buffer as well and commits a padding frame there, so frames never wrap.
+//! - **limit**: producers may claim up to here. Every byte in `[tail, limit)` is zero in the
+//!   buffer, so an uncommitted frame's word 0 reads as 0. The cleaner (below) raises it.
+//! - **intent**: the limit the cleaner has announced before zeroing. Lapped readers compare it
+//!   with their position: bytes at position `p` are intact while `intent <= p + capacity`.
+//! - **earliest**: the oldest frame still intact; every frame in `[earliest, tail)` is either
+//!   committed or claimed and not yet committed.
+//! - **gates**: `Block`/`Evict` subscriptions and groups (and later the persister). The cleaner
+//!   never frees bytes a gate has not passed.
+//!
+//! The cleaner runs inside `advance`, called by a producer that found its cached limit too low.
+//! Under the cleaner lock it walks frames from `earliest` while they are committed and below
+//! every gate, then announces `intent`, zeroes the freed bytes and raises `limit` (Release).
+//! The lock is held rarely (once per `capacity / 8` bytes published, or when the ring is full).
+
+pub(crate) mod frame;
+pub(crate) mod group;
+pub(crate) mod notify;
+pub(crate) mod wait;
+
+#[cfg(all(test, loom))]
+mod loom_models;
+
+use std::time::{Duration, Instant};
+
+use crate::sync::{atomic_fence, init_fences, Arc, AtomicBool, AtomicU64, CachePadded, Mutex, Ordering, RingMemory};
+use frame::{align, commit_word, decode_word0, Word0, HEADER_LEN, PADDING};
+use group::GroupCursor;
+use notify::Notifier;
+
+/// Bit 63 of the tail word: the ring is closed. Positions never reach 2^63.
+const CLOSED: u64 = 1 << 63;
+
+/// Why a claim did not succeed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ClaimError {
+    /// No room: gates have not released enough space.
+    Full,
+    /// The ring was closed.
+    Closed,
+}
+
+/// A gating reader's shared position.
+#[derive(Debug)]
+pub(crate) struct Cursor {
+    /// The reader has consumed everything before this position. Written only by the reader
+    /// (Release, after it is done with the bytes), read by the cleaner (Acquire).
+    position: CachePadded<AtomicU64>,
+    /// Set by the cleaner when an `Evict` reader held producers back for too long.
+    evicted: AtomicBool,
+}
+
+impl Cursor {
+    /// A cursor at `position`.
+    pub(crate) fn new(position: u64) -> Self {
+        Self { position: CachePadded::new(AtomicU64::new(position)), evicted: AtomicBool::new(false) }
+    }
+
+    /// Releases everything before `position` to producers (Release: the reader's reads of those
+    /// bytes happen before the cleaner's zeroing, which Acquire-loads this).
+    #[inline]
+    pub(crate) fn release(&self, position: u64) {
+        self.position.store(position, Ordering::Release);
+    }
+
+    /// The last released position.
+    pub(crate) fn position(&self) -> u64 {
+        self.position.load(Ordering::Acquire)
+    }
+
+    /// Whether the cleaner evicted this reader.
+    pub(crate) fn is_evicted(&self) -> bool {
+        self.evicted.load(Ordering::Acquire)
+    }
+}
+
+/// Something producers must not overtake.
+#[derive(Debug, Clone)]
+pub(crate) enum GateKind {
+    /// A `Block` or `Evict` fanout subscription.
+    Cursor(Arc<Cursor>),
+    /// A work-queue group (its gate is the start of its oldest claim in flight).
+    Group(Arc<GroupCursor>),
+}
+
+#[derive(Debug)]
+struct Gate {
+    id: u64,
+    kind: GateKind,
+    evict_after: Option<Duration>,
+    /// (gate position, since when) while this gate is the one holding a full ring back.
+    stalled: Option<(u64, Instant)>,
+}
+
+impl Gate {
+    fn position(&self) -> u64 {
+        match &self.kind {
+            GateKind::Cursor(c) => c.position(),
+            GateKind::Group(g) => g.gate(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Cleaner {
+    /// Oldest intact frame (a frame start).
+    earliest: u64,
+    /// Events (padding excluded) before `earliest`.
+    events_before: u64,
+    gates: Vec<Gate>,
+    next_gate_id: u64,
+}
+
+/// Where a reader joins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum JoinAt {
+    /// The oldest intact frame.
+    Earliest,
+    /// The first frame not yet committed (events published from now on).
+    Latest,
+    /// This exact frame start.
+    Offset(u64),
+}
+
+/// Why a join failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum JoinError {
+    /// The offset is older than the oldest event kept.
+    Trimmed { earliest: u64 },
+    /// The offset is past the end of the log.
+    Beyond { next: u64 },
+    /// The offset is inside the log but not at an event's start.
+    NotABoundary,
+    /// The offset is behind a frame whose producer has not committed it yet.
+    Pending,
+}
+
+/// A joined reader: where it starts and how many events precede that position.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Joined {
+    pub(crate) position: u64,
+    pub(crate) event_index: u64,
+    pub(crate) gate_id: Option<u64>,
+}
+
+/// One partition's ring.
+#[derive(Debug)]
+pub(crate) struct Ring {
+    mem: RingMemory,
+    capacity: u64,
+    mask: u64,
+    /// Largest unaligned event frame the topic allows.
+    max_frame: usize,
+    /// Minimum bytes the cleaner frees at once.
+    chunk: u64,
+    tail: CachePadded<AtomicU64>,
+    limit: CachePadded<AtomicU64>,
+    intent: CachePadded<AtomicU64>,
+    /// Mirror of the cleaner's `earliest` for lock-free hints (stats).
+    earliest: AtomicU64,
+    cleaner: Mutex<Cleaner>,
+    /// Producers waiting for space.
+    pub(crate) writable: Notifier,
+    /// Readers waiting for frames (shared by all partitions of a topic).
+    pub(crate) readable: Arc<Notifier>,
+}
+
+impl Ring {
+    /// A ring of `capacity` bytes (a power of two, at least 64) whose event frames are at most
+    /// `max_frame` bytes (at most `capacity / 2`), waking readers through `readable`.
+    pub(crate) fn new(capacity: usize, max_frame: usize, readable: Arc<Notifier>) -> Self {
+        debug_assert!(capacity.is_power_of_two() && capacity >= 64);
+        debug_assert!(align(max_frame) <= capacity / 2 && max_frame >= HEADER_LEN);
+        init_fences();
+        let cap = capacity as u64;
+        Self {
+            mem: RingMemory::new(capacity),
+            capacity: cap,
+            mask: cap - 1,
+            max_frame,
+            chunk: (cap / 8).max(8),
+            tail: CachePadded::new(AtomicU64::new(0)),
+            limit: CachePadded::new(AtomicU64::new(cap)),
+            intent: CachePadded::new(AtomicU64::new(cap)),
+            earliest: AtomicU64::new(0),
+            cleaner: Mutex::new(Cleaner { earliest: 0, events_before: 0, gates: Vec::new(), next_gate_id: 0 }),
+            writable: Notifier::new(),
+            readable,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn index(&self, position: u64) -> usize {
+        (position & self.mask) as usize
+    }
+
+    /// The next position to be claimed (Acquire: frames below it were claimed, so their bytes
+    /// were zeroed before the claim and read as 0 until committed).
+    #[inline]
+    pub(crate) fn tail(&self) -> u64 {
+        self.tail.load(Ordering::Acquire) & !CLOSED
+    }
+
+    /// The tail and whether the ring is closed, from one load: a reader that has read up to a
+    /// closed ring's tail has seen every claim there will ever be.
+    #[inline]
+    pub(crate) fn tail_closed(&self) -> (u64, bool) {
+        let t = self.tail.load(Ordering::Acquire);
+        (t & !CLOSED, t & CLOSED != 0)
+    }
+
+    /// The producers' limit (Acquire: the zeroing below it is visible).
+    #[inline]
+    pub(crate) fn limit(&self) -> u64 {
+        self.limit.load(Ordering::Acquire)
+    }
+
+    /// The oldest intact frame, as a hint (it may move right after the load).
+    pub(crate) fn earliest_hint(&self) -> u64 {
+        self.earliest.load(Ordering::Acquire)
+    }
+
+    /// Whether the ring was closed.
+    #[inline]
+    pub(crate) fn is_closed(&self) -> bool {
+        self.tail_closed().1
+    }
+
+    /// Closes the ring: claims fail from now on; frames already claimed may still commit.
+    /// Setting the bit in the tail word itself makes close and claims totally ordered: a claim
+    /// either succeeded before (readers will see it below the closed tail) or fails.
+    pub(crate) fn close(&self) {
+        self.tail.fetch_or(CLOSED, Ordering::AcqRel);
+        self.writable.wake_all();
+        self.readable.wake_all();
+    }
+
+    /// Claims `bytes` (a multiple of 8, at most `capacity / 2`) of contiguous space and returns
+    /// its first position. If the space would cross the buffer's end, the rest of the buffer is
+    /// claimed too and filled with a committed padding frame. `cached_limit` is the caller's
+    /// last seen limit (a per-producer cache that saves a shared load per claim).
+    #[inline]
+    pub(crate) fn try_claim(&self, bytes: usize, cached_limit: &mut u64) -> Result<u64, ClaimError> {
+        debug_assert!(bytes % 8 == 0 && bytes > 0 && bytes as u64 <= self.capacity / 2);
+        let bytes = bytes as u64;
+        let mut tail = self.tail.load(Ordering::Relaxed);
+        loop {
+            if tail & CLOSED != 0 {
+                return Err(ClaimError::Closed);
+            }
+            let room_to_end = self.capacity - (tail & self.mask);
+            let pad = if bytes > room_to_end { room_to_end } else { 0 };
+            let end = tail + pad + bytes;
+            if end > *cached_limit {
+                *cached_limit = self.limit();
+                if end > *cached_limit {
+                    *cached_limit = self.advance(end);
+                    if end > *cached_limit {
+                        return Err(ClaimError::Full);
+                    }
+                }
+            }
+            // Release: readers that Acquire-load the new tail see the zeroing this producer
+            // Acquire-loaded through `limit` (the claimed bytes read 0 until committed).
+            match self.tail.compare_exchange_weak(tail, end, Ordering::Release, Ordering::Relaxed) {
+                Ok(_) => {
+                    // Pairs with the Acquire fence of lapped readers: any of this producer's
+                    // writes they observe makes the cleaner's intent for this lap visible too.
+                    atomic_fence(Ordering::Release);
+                    if pad != 0 {
+                        self.commit_raw(tail, pad as u32 | PADDING);
+                    }
+                    return Ok(tail + pad);
+                }
+                Err(now) => tail = now,
+            }
+        }
+    }
+
+    /// Writes the header words 1 and 2 of the frame at `position`. (The rest of a claimed frame
+    /// starts zeroed, since the cleaner zeroes space before producers may claim it; so padding
+    /// bytes and unwritten claim bytes are deterministic zeros.)
+    ///
+    /// # Safety
+    /// The caller claimed the frame at `position` and has not committed it.
+    #[inline]
+    pub(crate) unsafe fn write_header(&self, position: u64, timestamp: u64, key_len: u16) {
+        let i = self.index(position);
+        self.mem.store(i + 8, timestamp, Ordering::Relaxed);
+        self.mem.store(i + 16, frame::meta_word(key_len), Ordering::Relaxed);
+    }
+
+    /// Copies `src` into the claimed frame at `position`, `at` bytes after the frame start.
+    ///
+    /// # Safety
+    /// The caller claimed the frame, has not committed it, and `at + src.len()` fits in it.
+    #[inline]
+    pub(crate) unsafe fn write_body(&self, position: u64, at: usize, src: &[u8]) {
+        // SAFETY: the caller owns the claimed frame (contract above); frames never wrap, so the
+        // range stays inside the buffer.
+        unsafe { self.mem.write(self.index(position) + at, src) }
+    }
+
+    /// The claimed frame's bytes after the header, for zero-copy writes.
+    ///
+    /// # Safety
+    /// The caller claimed `position .. position + align(HEADER_LEN + len)`, has not committed
+    /// it, and holds no other borrow of it.
+    #[cfg(not(loom))]
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn body_mut(&self, position: u64, len: usize) -> &mut [u8] {
+        // SAFETY: per the contract the range is exclusively ours and inside the buffer.
+        unsafe { self.mem.bytes_mut(self.index(position) + HEADER_LEN, len) }
+    }
+
+    /// Shared view of a claimed frame's bytes after the header.
+    ///
+    /// # Safety
+    /// As for [`Ring::body_mut`]; no mutable borrow of the range is live.
+    #[cfg(not(loom))]
+    pub(crate) unsafe fn claimed(&self, position: u64, len: usize) -> &[u8] {
+        // SAFETY: per the contract the range is ours, inside the buffer and not mutably borrowed.
+        unsafe { self.mem.bytes(self.index(position) + HEADER_LEN, len) }
+    }
+
+    /// Commits the frame at `position` (stores word 0 with Release: every write to the frame
+    /// before this call is visible to a reader that Acquire-loads word 0).
+    #[inline]
+    pub(crate) fn commit(&self, position: u64, len: usize) {
+        debug_assert!((HEADER_LEN..=self.max_frame).contains(&len));
+        self.commit_raw(position, len as u32);
+    }
+
+    #[inline]
+    fn commit_raw(&self, position: u64, len_field: u32) {
+        self.mem.store(self.index(position), commit_word(position, len_field), Ordering::Release);
+    }
+
+    /// Turns a claimed frame of aligned size `bytes` into padding (a claim abandoned without
+    /// commit), so readers skip it.
+    pub(crate) fn commit_padding(&self, position: u64, bytes: usize) {
+        self.commit_raw(position, bytes as u32 | PADDING);
+    }
+
+    /// Word 0 at `position` (Acquire), decoded.
+    #[inline]
+    pub(crate) fn word0(&self, position: u64) -> Word0 {
+        decode_word0(self.mem.load(self.index(position), Ordering::Acquire), position, self.max_frame)
+    }
+
+    /// Timestamp and key length of the committed frame at `position`.
+    #[inline]
+    pub(crate) fn header(&self, position: u64) -> (u64, usize) {
+        let i = self.index(position);
+        let ts = self.mem.load(i + 8, Ordering::Relaxed);
+        let meta = self.mem.load(i + 16, Ordering::Relaxed);
+        (ts, (meta & 0xffff) as usize)
+    }
+
+    /// Borrows the frame body (key then payload) at `position`.
+    ///
+    /// # Safety
+    /// The frame is committed (its word 0 was Acquire-loaded by this thread) and a gate this
+    /// caller holds keeps producers from reusing it while the borrow lives.
+    #[cfg(not(loom))]
+    #[inline]
+    pub(crate) unsafe fn body(&self, position: u64, len: usize) -> &[u8] {
+        // SAFETY: per the contract the bytes are committed and stable.
+        unsafe { self.mem.bytes(self.index(position) + HEADER_LEN, len - HEADER_LEN) }
+    }
+
+    /// Copies the frame at `position` (`len` unaligned bytes, header included) into `dst`
+    /// (resized) with atomic loads. The copy may be torn: check [`Ring::lapped`] afterwards.
+    pub(crate) fn copy_frame(&self, position: u64, len: usize, dst: &mut Vec<u8>) {
+        dst.resize(len, 0);
+        self.mem.copy_racy(self.index(position), dst);
+    }
+
+    /// Whether bytes read at or after `position` may have been overwritten since. Call after
+    /// copying them: the Acquire fence pairs with the producers' and cleaner's Release fences,
+    /// so a copy that saw any rewritten byte also sees the intent that announced the rewrite.
+    #[inline]
+    pub(crate) fn lapped(&self, position: u64) -> bool {
+        atomic_fence(Ordering::Acquire);
+        self.intent.load(Ordering::Relaxed) > position + self.capacity
+    }
+
+    /// Frees space up to at least `need_end` if gates allow; returns the new limit.
+    #[cold]
+    pub(crate) fn advance(&self, need_end: u64) -> u64 {
+        let mut st = self.cleaner.lock();
+        let limit = self.limit();
+        if limit >= need_end {
+            return limit;
+        }
+        let mut gate = u64::MAX;
+        let mut holder = None;
+        for (i, g) in st.gates.iter().enumerate() {
+            let p = g.position();
+            if p < gate {
+                gate = p;
+                holder = Some(i);
+            }
+        }
+        let target = need_end.max(limit + self.chunk);
+        let stop = gate.min(target - self.capacity);
+        let tail = self.tail();
+        self.walk(&mut st, stop.min(tail));
+        let new_limit = st.earliest + self.capacity;
+        if new_limit > limit {
+            // Announce before zeroing: a lapped reader that sees a zeroed byte sees this too.
+            self.intent.store(new_limit, Ordering::Relaxed);
+            atomic_fence(Ordering::Release);
+            let from = self.index(limit);
+            let len = (new_limit - limit) as usize;
+            let first = len.min(self.capacity as usize - from);
+            self.mem.zero(from, first);
+            self.mem.zero(0, len - first);
+            self.earliest.store(st.earliest, Ordering::Release);
+            // Release: producers that Acquire-load the limit see the zeroes.
+            self.limit.store(new_limit, Ordering::Release);
+        }
+        if new_limit < need_end {
+            if let Some(i) = holder.filter(|_| gate == st.earliest) {
+                self.note_stall(&mut st, i, gate);
+            }
+        } else {
+            for g in st.gates.iter_mut() {
+                g.stalled = None;
+            }
+        }
+        new_limit
+    }
+
+    /// Advances the cleaner's `earliest` over committed frames while below `stop`.
+    fn walk(&self, st: &mut Cleaner, stop: u64) {
+        while st.earliest < stop {
+            match self.word0(st.earliest) {
+                Word0::Uncommitted => break,
+                Word0::Padding(n) => st.earliest += n as u64,
+                Word0::Event(n) => {
+                    st.earliest += align(n) as u64;
+                    st.events_before += 1;
+                }
+            }
+        }
+    }
+
+    /// Records that gate `i` holds a full ring back; evicts it once its policy says so.
+    fn note_stall(&self, st: &mut Cleaner, i: usize, at: u64) {
+        let now = Instant::now();
+        let g = &mut st.gates[i];
+        let Some(after) = g.evict_after else { return };
+        match g.stalled {
+            Some((p, since)) if p == at => {
+                if now.duration_since(since) >= after {
+                    let gate = st.gates.remove(i);
+                    if let GateKind::Cursor(c) = gate.kind {
+                        c.evicted.store(true, Ordering::Release);
+                    }
+                    self.readable.wake_all();
+                }
+            }
+            _ => g.stalled = Some((at, now)),
+        }
+    }
+
+    /// Registers a reader at `at`. With `gate`, producers will not overtake it until
+    /// [`Ring::leave`]; `evict_after` makes the gate removable when it stalls a full ring.
+    pub(crate) fn join(&self, at: JoinAt, gate: Option<(GateKind, Option<Duration>)>) -> Result<Joined, JoinError> {
+        let mut st = self.cleaner.lock();
+        let mut position = st.earliest;
+        let mut index = st.events_before;
+        let tail = self.tail();
+        let target = match at {
+            JoinAt::Earliest => position,
+            JoinAt::Latest => tail,
+            JoinAt::Offset(n) => {
+                if n < st.earliest {
+                    return Err(JoinError::Trimmed { earliest: st.earliest });
+                }
+                if n > tail {
+                    return Err(JoinError::Beyond { next: tail });
+                }
+                n
+            }
+        };
+        while position < target {
+            match self.word0(position) {
+                Word0::Uncommitted => break,
+                Word0::Padding(n) => position += n as u64,
+                Word0::Event(n) => {
+                    position += align(n) as u64;
+                    index += 1;
+                }
+            }
+        }
+        if let JoinAt::Offset(n) = at {
+            if position < n {
+                return Err(JoinError::Pending);
+            }
+            if position != n {
+                return Err(JoinError::NotABoundary);
+            }
+        }
+        let gate_id = gate.map(|(kind, evict_after)| {
+            let id = st.next_gate_id;
+            st.next_gate_id += 1;
+            match &kind {
+                GateKind::Cursor(c) => c.release(position),
+                GateKind::Group(g) => g.start_at(position),
+            }
+            st.gates.push(Gate { id, kind, evict_after, stalled: None });
+            id
+        });
+        Ok(Joined { position, event_index: index, gate_id })
+    }
+
+    /// Removes gate `id` (a reader leaving) and wakes producers waiting for space.
+    pub(crate) fn leave(&self, id: u64) {
+        let mut st = self.cleaner.lock();
+        st.gates.retain(|g| g.id != id);
+        drop(st);
+        self.writable.wake_all();
+    }
+
+    /// The oldest intact frame and the number of events before it, read consistently (a lapped
+    /// reader's restart point and loss count).
+    pub(crate) fn earliest_with_index(&self) -> (u64, u64) {
+        let st = self.cleaner.lock();
+        (st.earliest, st.events_before)
+    }
+
+    /// Number of committed events before `position` (walks from `earliest`; for stats).
+    pub(crate) fn events_before(&self, position: u64) -> u64 {
+        let st = self.cleaner.lock();
+        let mut p = st.earliest;
+        let mut index = st.events_before;
+        while p < position {
+            match self.word0(p) {
+                Word0::Uncommitted => break,
+                Word0::Padding(n) => p += n as u64,
+                Word0::Event(n) => {
+                    p += align(n) as u64;
+                    index += 1;
+                }
+            }
+        }
+        index
+    }
+
+    /// Number of gates (readers and groups holding producers back).
+    pub(crate) fn gate_count(&self) -> usize {
+        self.cleaner.lock().gates.len()
+    }
+}

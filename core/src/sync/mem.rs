@@ -1,0 +1,187 @@
+//! The bytes of a partition ring.
+//!
+//! Invariants every caller upholds (the ring module documents why each holds):
+//! - indices are byte indices in `0..capacity`, multiples of 8, and a range never crosses the
+//!   end of the buffer (frames never wrap);
+//! - word 0 of every frame (its commit word) is only ever accessed atomically;
+//! - [`RingMemory::bytes`] and [`RingMemory::bytes_mut`] are used only on ranges that no other
+//!   thread writes while the borrow lives (gating guarantees it for readers; a claim's
+//!   exclusive ownership for producers).
+//!
+//! Lapped `DropOldest` readers read bytes a producer may be rewriting; they do it through
+//! [`RingMemory::copy_racy`], which uses word-sized atomic loads, and then validate against the
+//! ring's lap intent. See SAFETY.md for the one caveat this leaves (a plain write racing an
+//! atomic read, as in every seqlock).
+//!
+//! Under `cfg(loom)` the buffer is a vector of loom atomics, so the models explore every
+//! interleaving of the byte traffic too; borrowed slices do not exist there and the ring copies.
+
+use super::Ordering;
+
+/// Fixed-size, 64-byte aligned, pre-faulted byte buffer whose length is a power of two.
+pub(crate) struct RingMemory {
+    #[cfg(not(loom))]
+    ptr: std::ptr::NonNull<u64>,
+    #[cfg(loom)]
+    words: Box<[super::AtomicU64]>,
+    capacity: usize,
+}
+
+// SAFETY: the buffer is plain memory; all shared access goes through atomics or through
+// borrows whose exclusivity the ring's gating protocol guarantees (see module docs).
+#[cfg(not(loom))]
+unsafe impl Send for RingMemory {}
+// SAFETY: as for Send.
+#[cfg(not(loom))]
+unsafe impl Sync for RingMemory {}
+
+#[cfg(not(loom))]
+fn layout(capacity: usize) -> std::alloc::Layout {
+    std::alloc::Layout::from_size_align(capacity, 64).expect("capacity checked by the caller")
+}
+
+impl RingMemory {
+    /// Allocates `capacity` zeroed bytes and touches every page so no page fault lands on the
+    /// publish path. `capacity` is a power of two and at least 64 (checked by the topic config).
+    pub(crate) fn new(capacity: usize) -> Self {
+        debug_assert!(capacity.is_power_of_two() && capacity >= 64);
+        #[cfg(not(loom))]
+        {
+            let layout = layout(capacity);
+            // SAFETY: layout has a non-zero size (capacity >= 64).
+            let raw = unsafe { std::alloc::alloc_zeroed(layout) };
+            let Some(ptr) = std::ptr::NonNull::new(raw.cast::<u64>()) else {
+                std::alloc::handle_alloc_error(layout)
+            };
+            // Pre-fault: calloc'd pages are mapped lazily; write one zero word per page.
+            let mut i = 0;
+            while i < capacity {
+                // SAFETY: i < capacity and is 8-aligned; the memory is ours, unshared yet.
+                unsafe { ptr.as_ptr().add(i / 8).write_volatile(0) };
+                i += 4096;
+            }
+            Self { ptr, capacity }
+        }
+        #[cfg(loom)]
+        {
+            let words = (0..capacity / 8).map(|_| super::AtomicU64::new(0)).collect();
+            Self { words, capacity }
+        }
+    }
+
+    #[cfg(not(loom))]
+    #[inline]
+    fn word(&self, index: usize) -> &std::sync::atomic::AtomicU64 {
+        debug_assert!(index % 8 == 0 && index < self.capacity);
+        // SAFETY: index is in bounds and 8-aligned (debug-asserted; callers mask positions with
+        // capacity - 1 and keep frames 8-aligned), the buffer lives as long as &self, and every
+        // concurrent access to this word is atomic.
+        unsafe { std::sync::atomic::AtomicU64::from_ptr(self.ptr.as_ptr().add(index / 8)) }
+    }
+
+    #[cfg(loom)]
+    #[inline]
+    fn word(&self, index: usize) -> &super::AtomicU64 {
+        debug_assert!(index % 8 == 0 && index < self.capacity);
+        &self.words[index / 8]
+    }
+
+    /// Atomically loads the 8-byte word at `index`.
+    #[inline]
+    pub(crate) fn load(&self, index: usize, order: Ordering) -> u64 {
+        self.word(index).load(order)
+    }
+
+    /// Atomically stores the 8-byte word at `index`.
+    #[inline]
+    pub(crate) fn store(&self, index: usize, value: u64, order: Ordering) {
+        self.word(index).store(value, order)
+    }
+
+    /// Copies `src` to `index..` (any byte index).
+    ///
+    /// # Safety
+    /// The caller owns `index .. index + src.len()` exclusively (part of a claimed frame) and
+    /// the range lies inside the buffer.
+    #[inline]
+    pub(crate) unsafe fn write(&self, index: usize, src: &[u8]) {
+        debug_assert!(index + src.len() <= self.capacity);
+        #[cfg(not(loom))]
+        // SAFETY: in bounds and exclusively owned per this function's contract; src is a
+        // separate borrow so the ranges cannot overlap.
+        unsafe {
+            let dst = self.ptr.as_ptr().cast::<u8>();
+            std::ptr::copy_nonoverlapping(src.as_ptr(), dst.add(index), src.len());
+        }
+        #[cfg(loom)]
+        for (i, byte) in src.iter().enumerate() {
+            let at = index + i;
+            let word = at & !7;
+            let mut w = self.load(word, Ordering::Relaxed).to_le_bytes();
+            w[at - word] = *byte;
+            self.store(word, u64::from_le_bytes(w), Ordering::Relaxed);
+        }
+    }
+
+    /// Borrows `len` bytes at `index`.
+    ///
+    /// # Safety
+    /// No thread writes the range while the borrow lives, and a happens-before edge (the
+    /// frame's Acquire-loaded commit word) orders the writes that filled it before this call.
+    #[cfg(not(loom))]
+    #[inline]
+    pub(crate) unsafe fn bytes(&self, index: usize, len: usize) -> &[u8] {
+        debug_assert!(index + len <= self.capacity);
+        // SAFETY: in bounds; no concurrent writer per the contract.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr().cast::<u8>().add(index), len) }
+    }
+
+    /// Mutably borrows `len` bytes at `index` (a producer's claimed frame).
+    ///
+    /// # Safety
+    /// The caller owns the range exclusively (a claimed, uncommitted frame), and no other
+    /// borrow of it exists.
+    #[cfg(not(loom))]
+    #[inline]
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn bytes_mut(&self, index: usize, len: usize) -> &mut [u8] {
+        debug_assert!(index + len <= self.capacity);
+        // SAFETY: in bounds; exclusively owned per the contract.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr().cast::<u8>().add(index), len) }
+    }
+
+    /// Copies `dst.len()` bytes from `index` with word-sized Relaxed atomic loads. Safe to call
+    /// while producers rewrite the range: the result may be torn, and the caller validates it.
+    pub(crate) fn copy_racy(&self, index: usize, dst: &mut [u8]) {
+        debug_assert!(index % 8 == 0 && index + dst.len() <= self.capacity);
+        for (i, chunk) in dst.chunks_mut(8).enumerate() {
+            let w = self.load(index + i * 8, Ordering::Relaxed).to_le_bytes();
+            chunk.copy_from_slice(&w[..chunk.len()]);
+        }
+    }
+
+    /// Zeroes `len` bytes at `index` with Relaxed atomic word stores (racing lapped readers see
+    /// either the old or the zero word, never a torn word).
+    pub(crate) fn zero(&self, index: usize, len: usize) {
+        debug_assert!(index % 8 == 0 && len % 8 == 0 && index + len <= self.capacity);
+        let mut i = index;
+        while i < index + len {
+            self.store(i, 0, Ordering::Relaxed);
+            i += 8;
+        }
+    }
+}
+
+#[cfg(not(loom))]
+impl Drop for RingMemory {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with this exact layout; no borrows outlive &mut self.
+        unsafe { std::alloc::dealloc(self.ptr.as_ptr().cast(), layout(self.capacity)) };
+    }
+}
+
+impl std::fmt::Debug for RingMemory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RingMemory").field("capacity", &self.capacity).finish()
+    }
+}
