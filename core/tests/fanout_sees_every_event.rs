@@ -1,0 +1,124 @@
+//! Every fanout subscription sees every event, in order per partition, from its start.
+
+use std::time::Duration;
+
+use ringbus::{Bus, Error, Record, Start, SubscribeOptions, TopicConfig};
+
+fn topic(partitions: u32) -> ringbus::Topic {
+    Bus::new().create_topic("t", TopicConfig::new().partitions(partitions).capacity(1 << 16).max_payload(1024).max_key(64)).unwrap()
+}
+
+#[test]
+fn two_subscriptions_each_see_all_events_in_order() {
+    let t = topic(1);
+    let mut a = t.subscribe(SubscribeOptions::new()).unwrap();
+    let mut b = t.subscribe(SubscribeOptions::new()).unwrap();
+    let mut p = t.publisher();
+    let mut offsets = Vec::new();
+    for i in 0..1000u32 {
+        offsets.push(p.publish(&i.to_le_bytes()).unwrap().offset);
+    }
+    for sub in [&mut a, &mut b] {
+        for (i, off) in offsets.iter().enumerate() {
+            let e = sub.try_poll().unwrap().expect("event");
+            assert_eq!(e.payload, (i as u32).to_le_bytes());
+            assert_eq!(e.offset, *off);
+            assert_eq!(e.partition, 0);
+            assert!(e.timestamp > 1_600_000_000_000_000_000, "timestamp is ns since the epoch");
+        }
+        assert!(sub.try_poll().unwrap().is_none());
+    }
+}
+
+#[test]
+fn start_positions() {
+    let t = topic(1);
+    let mut p = t.publisher();
+    let first = p.publish(Record::new(b"zero").timestamp(7)).unwrap();
+    let second = p.publish(b"one").unwrap();
+    let mut latest = t.subscribe(SubscribeOptions::new().start(Start::Latest)).unwrap();
+    let mut earliest = t.subscribe(SubscribeOptions::new().start(Start::Earliest)).unwrap();
+    let mut at = t.subscribe(SubscribeOptions::new().start(Start::Offset(second.offset))).unwrap();
+    p.publish(b"two").unwrap();
+
+    let e = earliest.try_poll().unwrap().unwrap();
+    assert_eq!((e.payload, e.timestamp, e.offset), (&b"zero"[..], 7, first.offset));
+    assert_eq!(e.next_offset(), second.offset);
+    assert_eq!(earliest.try_poll().unwrap().unwrap().payload, b"one");
+    assert_eq!(at.try_poll().unwrap().unwrap().payload, b"one");
+    assert_eq!(latest.try_poll().unwrap().unwrap().payload, b"two");
+
+    // Offsets that are not an event's start, or past the end, are errors.
+    let bad = t.subscribe(SubscribeOptions::new().start(Start::Offset(second.offset + 8)));
+    assert!(matches!(bad, Err(Error::NotAnEventOffset { .. })), "{bad:?}");
+    let beyond = t.subscribe(SubscribeOptions::new().start(Start::Offset(1 << 40)));
+    assert!(matches!(beyond, Err(Error::OffsetBeyondEnd { .. })), "{beyond:?}");
+}
+
+#[test]
+fn keys_choose_partitions_stably_and_order_holds_per_partition() {
+    let t = topic(4);
+    let mut sub = t.subscribe(SubscribeOptions::new()).unwrap();
+    let mut p = t.publisher();
+    for i in 0..400u32 {
+        let key = format!("sensor-{}", i % 10);
+        let r = p.publish(Record::new(&i.to_le_bytes()).key(key.as_bytes())).unwrap();
+        assert_eq!(r.partition, ringbus::partition_for_key(key.as_bytes(), 4));
+    }
+    let mut last_per_key = std::collections::HashMap::new();
+    let mut n = 0;
+    while sub
+        .poll_batch(64, Some(Duration::from_millis(10)), |e| {
+            let i = u32::from_le_bytes(e.payload.try_into().unwrap());
+            let key = e.key.unwrap().to_vec();
+            assert_eq!(key, format!("sensor-{}", i % 10).into_bytes());
+            if let Some(prev) = last_per_key.insert(key, i) {
+                assert!(prev < i, "order within a key's partition");
+            }
+            n += 1;
+        })
+        .unwrap()
+        > 0
+    {}
+    assert_eq!(n, 400);
+}
+
+#[test]
+fn owned_iterator_ends_after_close() {
+    let t = topic(2);
+    let mut sub = t.subscribe(SubscribeOptions::new()).unwrap();
+    let mut p = t.publisher();
+    for i in 0..50u8 {
+        p.publish(Record::new(&[i]).partition(u32::from(i % 2))).unwrap();
+    }
+    t.close();
+    let events: Vec<_> = sub.iter().collect::<Result<_, _>>().unwrap();
+    assert_eq!(events.len(), 50);
+    assert!(matches!(p.publish(b"late"), Err(Error::Closed)));
+}
+
+#[test]
+fn zero_copy_claim_and_empty_payloads() {
+    let t = topic(1);
+    let mut sub = t.subscribe(SubscribeOptions::new()).unwrap();
+    let mut p = t.publisher();
+    let mut claim = p.claim(5).unwrap();
+    assert_eq!(&claim[..], &[0; 5]);
+    claim.copy_from_slice(b"hello");
+    let receipt = claim.commit();
+    {
+        let abandoned = p.claim(100).unwrap();
+        drop(abandoned); // becomes padding that readers skip
+    }
+    p.publish(b"").unwrap();
+    let mut keyed = p.claim_record(Record::new(&[]).key(b"k").timestamp(42), 3, None).unwrap();
+    keyed.copy_from_slice(b"abc");
+    keyed.commit();
+
+    let e = sub.try_poll().unwrap().unwrap();
+    assert_eq!((e.payload, e.offset), (&b"hello"[..], receipt.offset));
+    assert_eq!(sub.try_poll().unwrap().unwrap().payload, b"");
+    let e = sub.try_poll().unwrap().unwrap();
+    assert_eq!((e.key, e.payload, e.timestamp), (Some(&b"k"[..]), &b"abc"[..], 42));
+    assert!(sub.try_poll().unwrap().is_none());
+}
