@@ -41,6 +41,8 @@
 //! ```
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs, clippy::undocumented_unsafe_blocks)]
+// Under loom only the ring and its models are built; the bus API that uses the rest is not.
+#![cfg_attr(loom, allow(dead_code))]
 
 #[cfg(not(loom))]
 mod bus;
@@ -49,7 +51,10 @@ mod sync;
 
 #[cfg(not(loom))]
 pub use bus::{
-    config::{validate_name, Durability, SlowConsumerPolicy, Start, SubscribeOptions, TimestampSource, TopicConfig, MAX_NAME_LEN},
+    config::{
+        validate_name, Durability, SlowConsumerPolicy, Start, SubscribeOptions, TimestampSource, TopicConfig,
+        MAX_NAME_LEN,
+    },
     error::{Error, TryPublishError},
     event::{Event, EventRef},
     group::{Group, Member},

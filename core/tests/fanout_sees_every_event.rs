@@ -5,7 +5,9 @@ use std::time::Duration;
 use ringbus::{Bus, Error, Record, Start, SubscribeOptions, TopicConfig};
 
 fn topic(partitions: u32) -> ringbus::Topic {
-    Bus::new().create_topic("t", TopicConfig::new().partitions(partitions).capacity(1 << 16).max_payload(1024).max_key(64)).unwrap()
+    Bus::new()
+        .create_topic("t", TopicConfig::new().partitions(partitions).capacity(1 << 16).max_payload(1024).max_key(64))
+        .unwrap()
 }
 
 #[test]

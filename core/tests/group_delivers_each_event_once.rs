@@ -11,7 +11,9 @@ fn payload_id(p: &[u8]) -> u64 {
 
 #[test]
 fn two_members_share_the_events() {
-    let t = Bus::new().create_topic("jobs", TopicConfig::new().partitions(2).capacity(1 << 16).max_payload(64).max_key(16)).unwrap();
+    let t = Bus::new()
+        .create_topic("jobs", TopicConfig::new().partitions(2).capacity(1 << 16).max_payload(64).max_key(16))
+        .unwrap();
     let g = t.group("workers", Start::Earliest).unwrap();
     let mut a = g.join();
     let mut b = g.join();

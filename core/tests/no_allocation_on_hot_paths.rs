@@ -33,7 +33,9 @@ static GLOBAL: Counting = Counting;
 
 #[test]
 fn publish_and_poll_do_not_allocate() {
-    let t = Bus::new().create_topic("t", TopicConfig::new().partitions(2).capacity(1 << 16).max_payload(256).max_key(16)).unwrap();
+    let t = Bus::new()
+        .create_topic("t", TopicConfig::new().partitions(2).capacity(1 << 16).max_payload(256).max_key(16))
+        .unwrap();
     let mut block = t.subscribe(SubscribeOptions::new().start(Start::Earliest)).unwrap();
     let mut lossy = t.subscribe(SubscribeOptions::new().policy(SlowConsumerPolicy::DropOldest)).unwrap();
     let group = t.group("g", Start::Earliest).unwrap();

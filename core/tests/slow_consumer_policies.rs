@@ -74,7 +74,11 @@ fn drop_oldest_reader_is_lapped_and_counts_its_loss() {
 fn evict_reader_is_removed_after_its_window() {
     let t = topic();
     let mut stuck = t
-        .subscribe(SubscribeOptions::new().start(Start::Latest).policy(SlowConsumerPolicy::Evict { after: Duration::from_millis(50) }))
+        .subscribe(
+            SubscribeOptions::new()
+                .start(Start::Latest)
+                .policy(SlowConsumerPolicy::Evict { after: Duration::from_millis(50) }),
+        )
         .unwrap();
     let mut p = t.publisher();
     // The ring fills, then publish waits until the reader is evicted and goes on.

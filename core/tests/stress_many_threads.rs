@@ -61,11 +61,16 @@ fn run(wait: WaitStrategy) {
     let n = events_per_producer();
     let bus = Bus::new();
     let topic = bus
-        .create_topic("stress", TopicConfig::new().partitions(PARTITIONS).capacity(1 << 14).max_payload(256).max_key(32).wait(wait))
+        .create_topic(
+            "stress",
+            TopicConfig::new().partitions(PARTITIONS).capacity(1 << 14).max_payload(256).max_key(32).wait(wait),
+        )
         .unwrap();
     let group = topic.group("workers", Start::Earliest).unwrap();
-    let readers: Vec<_> = (0..READERS).map(|_| topic.subscribe(SubscribeOptions::new().start(Start::Earliest)).unwrap()).collect();
-    let mut lossy = topic.subscribe(SubscribeOptions::new().start(Start::Earliest).policy(SlowConsumerPolicy::DropOldest)).unwrap();
+    let readers: Vec<_> =
+        (0..READERS).map(|_| topic.subscribe(SubscribeOptions::new().start(Start::Earliest)).unwrap()).collect();
+    let mut lossy =
+        topic.subscribe(SubscribeOptions::new().start(Start::Earliest).policy(SlowConsumerPolicy::DropOldest)).unwrap();
     let members: Vec<_> = (0..MEMBERS).map(|_| group.join()).collect();
     drop(group);
 
@@ -146,7 +151,8 @@ fn run(wait: WaitStrategy) {
                     } else if seq % 3 == 1 {
                         encode(id, seq, &mut buf);
                         let key = key_for(id, seq);
-                        let mut claim = publisher.claim_record(Record::new(&[]).key(key.as_bytes()), buf.len(), None).unwrap();
+                        let mut claim =
+                            publisher.claim_record(Record::new(&[]).key(key.as_bytes()), buf.len(), None).unwrap();
                         claim.copy_from_slice(&buf);
                         claim.commit();
                         seq += 1;

@@ -103,14 +103,12 @@ impl fmt::Display for Error {
             }
             Error::Timeout => f.write_str("timed out"),
             Error::Closed => f.write_str("the topic is closed"),
-            Error::OffsetTrimmed { partition, offset, earliest } => write!(
-                f,
-                "offset {offset} of partition {partition} is no longer held; the earliest is {earliest}"
-            ),
-            Error::OffsetBeyondEnd { partition, offset, next } => write!(
-                f,
-                "offset {offset} of partition {partition} is past the end; the next event gets {next}"
-            ),
+            Error::OffsetTrimmed { partition, offset, earliest } => {
+                write!(f, "offset {offset} of partition {partition} is no longer held; the earliest is {earliest}")
+            }
+            Error::OffsetBeyondEnd { partition, offset, next } => {
+                write!(f, "offset {offset} of partition {partition} is past the end; the next event gets {next}")
+            }
             Error::NotAnEventOffset { partition, offset } => {
                 write!(f, "offset {offset} of partition {partition} is not the start of an event")
             }

@@ -107,7 +107,12 @@ impl Publisher {
 
     /// Like [`claim`](Self::claim) with a key, explicit partition or timestamp taken from
     /// `header` (its payload is ignored), waiting at most `timeout` (`None`: no limit).
-    pub fn claim_record(&mut self, header: Record<'_>, len: usize, timeout: Option<Duration>) -> Result<Claim<'_>, Error> {
+    pub fn claim_record(
+        &mut self,
+        header: Record<'_>,
+        len: usize,
+        timeout: Option<Duration>,
+    ) -> Result<Claim<'_>, Error> {
         let probe = Record { payload: &[], ..header };
         let partition = self.route(&probe)?;
         let key = header.key.unwrap_or(&[]);
@@ -117,7 +122,15 @@ impl Publisher {
         let ring = &self.topic.rings[partition as usize];
         // SAFETY: we just claimed this frame and have not committed it.
         unsafe { ring.write_body(position, HEADER_LEN, key) };
-        Ok(Claim { publisher: self, partition, position, key_len: key.len(), len, timestamp: header.timestamp, done: false })
+        Ok(Claim {
+            publisher: self,
+            partition,
+            position,
+            key_len: key.len(),
+            len,
+            timestamp: header.timestamp,
+            done: false,
+        })
     }
 
     #[inline]
@@ -152,14 +165,22 @@ impl Publisher {
                 self.counters.full_waits[p].add(1);
                 match wait {
                     Wait::No => Err(Error::Timeout),
-                    Wait::Until(deadline) => Self::wait_for_space(ring, &mut self.limits[p], bytes, deadline, &self.topic),
+                    Wait::Until(deadline) => {
+                        Self::wait_for_space(ring, &mut self.limits[p], bytes, deadline, &self.topic)
+                    }
                 }
             }
         }
     }
 
     #[cold]
-    fn wait_for_space(ring: &Ring, limit: &mut u64, bytes: usize, deadline: Option<Instant>, topic: &TopicInner) -> Result<u64, Error> {
+    fn wait_for_space(
+        ring: &Ring,
+        limit: &mut u64,
+        bytes: usize,
+        deadline: Option<Instant>,
+        topic: &TopicInner,
+    ) -> Result<u64, Error> {
         let mut outcome = Err(Error::Timeout);
         let ready = || {
             outcome = match ring.try_claim(bytes, limit) {

@@ -112,7 +112,10 @@ impl Subscription {
                 sorted.sort_unstable();
                 sorted.dedup();
                 if sorted.len() != list.len() {
-                    return Err(Error::InvalidConfig { field: "partitions", reason: "a partition is listed twice".into() });
+                    return Err(Error::InvalidConfig {
+                        field: "partitions",
+                        reason: "a partition is listed twice".into(),
+                    });
                 }
                 list
             }
@@ -134,7 +137,16 @@ impl Subscription {
         for i in 0..n {
             counters.position[i].set(u64::MAX);
         }
-        let mut sub = Self { topic: topic.clone(), parts: Vec::new(), turn: 0, mode, counters, scratch: Vec::new(), evicted: false, pending: None };
+        let mut sub = Self {
+            topic: topic.clone(),
+            parts: Vec::new(),
+            turn: 0,
+            mode,
+            counters,
+            scratch: Vec::new(),
+            evicted: false,
+            pending: None,
+        };
         for p in partitions {
             let ring = &topic.rings[p as usize];
             let cursor = (mode != Mode::Copying).then(|| Arc::new(Cursor::new(0)));
@@ -262,7 +274,9 @@ impl Subscription {
         if let Some(e) = self.pending.take() {
             return Err(e);
         }
-        if self.mode == Mode::GatedCopying && (self.evicted || self.parts.iter().any(|p| p.cursor.as_ref().is_some_and(|c| c.is_evicted()))) {
+        if self.mode == Mode::GatedCopying
+            && (self.evicted || self.parts.iter().any(|p| p.cursor.as_ref().is_some_and(|c| c.is_evicted())))
+        {
             self.evicted = true;
             return Err(Error::Evicted);
         }

@@ -40,9 +40,8 @@ pub(crate) struct Registry {
 impl TopicInner {
     pub(crate) fn new(name: String, config: TopicConfig) -> Self {
         let readable = Arc::new(Notifier::new());
-        let rings = (0..config.partitions)
-            .map(|_| Ring::new(config.capacity, config.max_frame(), readable.clone()))
-            .collect();
+        let rings =
+            (0..config.partitions).map(|_| Ring::new(config.capacity, config.max_frame(), readable.clone())).collect();
         let registry = Registry { retired: vec![(0, 0); config.partitions as usize], ..Registry::default() };
         Self { name, config, rings, readable, registry: Mutex::new(registry) }
     }

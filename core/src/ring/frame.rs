@@ -23,6 +23,9 @@ pub(crate) const HEADER_LEN: usize = 24;
 pub(crate) const ALIGN: usize = 8;
 /// Set in the length field of a padding frame.
 pub(crate) const PADDING: u32 = 1 << 31;
+/// Largest padding frame: a claim is at most half of a ring of at most 1 GiB, so the padding
+/// before it is smaller than that.
+pub(crate) const MAX_PADDING: usize = 1 << 29;
 /// Largest key a frame can carry (the key length field is a u16).
 pub(crate) const MAX_KEY_LEN: usize = u16::MAX as usize;
 
@@ -70,7 +73,7 @@ pub(crate) fn decode_word0(word: u64, position: u64, max_len: usize) -> Word0 {
     }
     if len & PADDING != 0 {
         let pad = (len & !PADDING) as usize;
-        if pad == 0 || pad % ALIGN != 0 || pad > align(max_len) {
+        if pad == 0 || pad % ALIGN != 0 || pad > MAX_PADDING {
             // Unreachable for frames this crate wrote; treat as not (yet) valid.
             return Word0::Uncommitted;
         }
@@ -95,6 +98,9 @@ mod tests {
         assert_eq!(decode_word0(0, 0, 1 << 20), Word0::Uncommitted);
         let p = commit_word(8, 16 | PADDING);
         assert_eq!(decode_word0(p, 8, 1 << 20), Word0::Padding(16));
+        // Padding before a batch claim can be longer than the largest event frame.
+        let p = commit_word(64, 5000 | PADDING);
+        assert_eq!(decode_word0(p, 64, 280), Word0::Padding(5000));
         assert_eq!(decode_word0(commit_word(0, 8), 0, 1 << 20), Word0::Uncommitted);
     }
 

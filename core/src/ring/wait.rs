@@ -26,9 +26,9 @@ pub enum WaitStrategy {
 }
 
 /// Spins before the first yield.
-const SPINS: u32 = 64;
+const SPINS: u32 = 256;
 /// Yields before parking (Park only).
-const YIELDS: u32 = 16;
+const YIELDS: u32 = 200;
 
 impl WaitStrategy {
     /// Waits until `ready()` is true (returns true) or `deadline` passes (returns false).

@@ -50,9 +50,7 @@ impl RingMemory {
             let layout = layout(capacity);
             // SAFETY: layout has a non-zero size (capacity >= 64).
             let raw = unsafe { std::alloc::alloc_zeroed(layout) };
-            let Some(ptr) = std::ptr::NonNull::new(raw.cast::<u64>()) else {
-                std::alloc::handle_alloc_error(layout)
-            };
+            let Some(ptr) = std::ptr::NonNull::new(raw.cast::<u64>()) else { std::alloc::handle_alloc_error(layout) };
             // Pre-fault: calloc'd pages are mapped lazily; write one zero word per page.
             let mut i = 0;
             while i < capacity {

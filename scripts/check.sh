@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, docs, unit/integration/doc tests, the multi-thread
+# stress tests (release), the loom models, and a smoke run of the comparison harness.
+# Needs only the Rust toolchain (cargo, rustfmt, clippy); fetches crates from crates.io.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "clippy (all targets, -D warnings)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "docs (-D warnings)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+
+step "unit, integration and doc tests"
+cargo test --workspace --locked
+
+step "stress tests across real threads (release)"
+cargo test --release --locked -p ringbus --test stress_many_threads
+
+step "loom models"
+RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}" CARGO_TARGET_DIR=target/loom \
+  cargo test --release --locked -p ringbus --lib loom
+
+step "criterion benches compile and run once"
+cargo bench --locked -p ringbus-benches --bench hot_paths -- --test
+
+echo
+echo "all checks passed"
