@@ -4,9 +4,9 @@
 //! for: readers wait on their topic's notifier for new frames, producers on a partition's for
 //! free space. The protocol (see `sync/fence.rs` for the fences):
 //!
-//! - waiter: lock, `waiters += 1`, heavy fence, check the condition, wait on the condvar,
+//! - waiter: lock, `waiters += 1`, SeqCst fence, check the condition, wait on the condvar,
 //!   re-check after every wake-up, `waiters -= 1`;
-//! - waker: make the condition true (a Release store), light fence, and only if `waiters != 0`
+//! - waker: make the condition true (a Release store), SeqCst fence, and only if `waiters != 0`
 //!   lock and notify.
 //!
 //! The fences make the two store-then-load sequences sequentially consistent, so either the
@@ -31,8 +31,8 @@ impl Default for Notifier {
     }
 }
 
-/// Longest single sleep: a safety net that bounds the cost of a wake-up lost to a fault the
-/// protocol does not cover (a failing membarrier syscall). Correct runs never need it.
+/// Longest single sleep: a safety net that bounds the cost of a wake-up the protocol failed to
+/// deliver. Correct runs never need it (the loom model checks that without it).
 const MAX_SLEEP: Duration = Duration::from_millis(100);
 
 impl Notifier {

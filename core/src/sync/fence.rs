@@ -1,94 +1,27 @@
-//! Asymmetric fences for the park/wake handshake.
+//! Fences for the park/wake handshake.
 //!
 //! A parking thread and a waking thread form a store-buffer (Dekker) pattern: the parker
 //! stores "I am waiting" then loads the condition; the waker stores the condition then loads
 //! "is anyone waiting". Both sides need a full fence between their store and their load, or
-//! both can read stale values and the wake-up is lost. The waker is on the hot path (every
-//! publish), the parker is not (it has already spun and yielded), so the cost is moved to the
-//! parker: [`heavy_fence`] issues `membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)`, which runs a
-//! full barrier on every CPU currently running a thread of this process, and [`light_fence`] is
-//! then only a compiler fence. Where membarrier is unavailable (old kernel, seccomp) both fall
-//! back to `fence(SeqCst)`, which is correct but costs the waker a few nanoseconds.
-//! Under `cfg(loom)` both are `fence(SeqCst)`, the semantics the membarrier pair provides.
+//! both can read stale values and the wake-up is lost. Both functions are `fence(SeqCst)`;
+//! they are named by side so the call sites read as protocol steps, and so a cheaper waker
+//! side can be put back here once it is shown correct. (An asymmetric version, membarrier on
+//! the parker's side and a compiler fence on the waker's, lost wake-ups on this machine: runs
+//! ended their sleeps by timeout. It is out until that is understood.)
 
-#[cfg(not(loom))]
-use std::sync::atomic::{compiler_fence, fence, AtomicU8, Ordering};
+use super::{atomic_fence, Ordering};
 
-/// 0: not probed yet, 1: membarrier registered, 2: unavailable.
-#[cfg(not(loom))]
-static MEMBARRIER: AtomicU8 = AtomicU8::new(0);
+/// Kept for the ring's constructor; nothing to set up while both sides use plain fences.
+pub(crate) fn init_fences() {}
 
-#[cfg(not(loom))]
-fn membarrier_ready() -> bool {
-    match MEMBARRIER.load(Ordering::Relaxed) {
-        1 => true,
-        2 => false,
-        _ => {
-            let ok = register_membarrier();
-            MEMBARRIER.store(if ok { 1 } else { 2 }, Ordering::Relaxed);
-            ok
-        }
-    }
-}
-
-#[cfg(all(not(loom), target_os = "linux"))]
-fn register_membarrier() -> bool {
-    const QUERY: libc::c_long = 0;
-    const PRIVATE_EXPEDITED: libc::c_long = 1 << 3;
-    const REGISTER_PRIVATE_EXPEDITED: libc::c_long = 1 << 4;
-    // SAFETY: membarrier takes three integer arguments and touches no memory of ours.
-    let supported = unsafe { libc::syscall(libc::SYS_membarrier, QUERY, 0, 0) };
-    if supported < 0 || supported & PRIVATE_EXPEDITED == 0 {
-        return false;
-    }
-    // SAFETY: as above; registration only changes the process's membarrier state.
-    unsafe { libc::syscall(libc::SYS_membarrier, REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0 }
-}
-
-#[cfg(all(not(loom), not(target_os = "linux")))]
-fn register_membarrier() -> bool {
-    false
-}
-
-/// Makes sure the asymmetric fences are set up before any thread relies on them. Called when
-/// a ring is created, before any reader or writer of it exists, so both sides agree on the
-/// mode for the ring's whole life.
-pub(crate) fn init_fences() {
-    #[cfg(not(loom))]
-    let _ = membarrier_ready();
-}
-
-/// The waker's side: orders its earlier stores before its later loads, cheaply.
+/// The waker's side: orders its earlier stores before its later loads.
 #[inline]
 pub(crate) fn light_fence() {
-    #[cfg(loom)]
-    loom::sync::atomic::fence(loom::sync::atomic::Ordering::SeqCst);
-    #[cfg(not(loom))]
-    {
-        if MEMBARRIER.load(Ordering::Relaxed) == 1 {
-            compiler_fence(Ordering::SeqCst);
-        } else {
-            fence(Ordering::SeqCst);
-        }
-    }
+    atomic_fence(Ordering::SeqCst);
 }
 
-/// The parker's side: a full barrier on every CPU running this process's threads.
+/// The parker's side: orders its earlier stores before its later loads.
+#[inline]
 pub(crate) fn heavy_fence() {
-    #[cfg(loom)]
-    loom::sync::atomic::fence(loom::sync::atomic::Ordering::SeqCst);
-    #[cfg(not(loom))]
-    {
-        if membarrier_ready() {
-            const PRIVATE_EXPEDITED: libc::c_long = 1 << 3;
-            // SAFETY: membarrier takes integer arguments only.
-            let rc = unsafe { libc::syscall(libc::SYS_membarrier, PRIVATE_EXPEDITED, 0, 0) };
-            if rc == 0 {
-                return;
-            }
-            // Registration succeeded, so this cannot fail; if it ever does, the SeqCst fence
-            // below still orders our side and the park loop's bounded waits limit the damage.
-        }
-        fence(Ordering::SeqCst);
-    }
+    atomic_fence(Ordering::SeqCst);
 }
