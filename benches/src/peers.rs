@@ -128,31 +128,43 @@ pub fn disruptor<const P: usize>(
 
 /// A bounded MPMC channel (crossbeam-channel or kanal) with blocking send and receive.
 pub fn channel<const P: usize>(scenario: Scenario, events: u64, slots: usize, kanal_flavour: bool) -> Outcome {
-    type Tx<const P: usize> = Box<dyn FnMut([u8; P]) + Send>;
-    type Rx<const P: usize> = Box<dyn FnMut() -> Option<[u8; P]> + Send>;
-    let (mut txs, mut rxs): (Vec<Tx<P>>, Vec<Rx<P>>) = (Vec::new(), Vec::new());
     let consumers = if scenario == Scenario::WorkQueue { 2 } else { 1 };
+    // The two crates' endpoints have the same shape; a macro keeps the calls monomorphic.
+    macro_rules! endpoints {
+        ($tx:expr, $rx:expr) => {{
+            let (tx, rx) = ($tx, $rx);
+            let senders: Vec<_> = (0..scenario.producers())
+                .map(|_| {
+                    let tx = tx.clone();
+                    move |v: [u8; P]| tx.send(v).expect("send")
+                })
+                .collect();
+            let receivers: Vec<_> = (0..consumers)
+                .map(|_| {
+                    let rx = rx.clone();
+                    move || rx.recv().ok()
+                })
+                .collect();
+            drive_channel(events, senders, receivers)
+        }};
+    }
     if kanal_flavour {
         let (tx, rx) = kanal::bounded::<[u8; P]>(slots);
-        for _ in 0..scenario.producers() {
-            let tx = tx.clone();
-            txs.push(Box::new(move |v| tx.send(v).expect("send")));
-        }
-        for _ in 0..consumers {
-            let rx = rx.clone();
-            rxs.push(Box::new(move || rx.recv().ok()));
-        }
+        endpoints!(tx, rx)
     } else {
         let (tx, rx) = crossbeam_channel::bounded::<[u8; P]>(slots);
-        for _ in 0..scenario.producers() {
-            let tx = tx.clone();
-            txs.push(Box::new(move |v| tx.send(v).expect("send")));
-        }
-        for _ in 0..consumers {
-            let rx = rx.clone();
-            rxs.push(Box::new(move || rx.recv().ok()));
-        }
+        endpoints!(tx, rx)
     }
+}
+
+/// Runs producers and consumers of a channel; senders are dropped when their producer ends, so
+/// receivers end after draining.
+fn drive_channel<const P: usize, S, R>(events: u64, senders: Vec<S>, receivers: Vec<R>) -> Outcome
+where
+    S: FnMut([u8; P]) + Send + 'static,
+    R: FnMut() -> Option<[u8; P]> + Send + 'static,
+{
+    let (txs, rxs) = (senders, receivers);
     let start = Instant::now();
     let consumer_handles: Vec<_> = rxs
         .into_iter()

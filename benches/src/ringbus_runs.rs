@@ -12,24 +12,28 @@ fn capacity_for<const P: usize>(slots: usize) -> usize {
     (slots * (24 + P).next_multiple_of(8)).next_power_of_two().max(1 << 16)
 }
 
-fn consume_sub(sub: &mut ringbus::Subscription) -> (u64, u64) {
-    let (mut n, mut sum) = (0u64, 0u64);
-    loop {
-        match sub.poll_batch(1024, None, |e| {
-            n += 1;
-            sum = sum.wrapping_add(seq_of(e.payload));
-        }) {
-            Ok(_) => {}
-            Err(Error::Closed) => return (n, sum),
-            Err(e) => panic!("{e}"),
-        }
+/// The two reader kinds, so one consume loop serves both (statically dispatched).
+trait Reader {
+    fn batch<F: FnMut(ringbus::EventRef<'_>)>(&mut self, f: F) -> Result<usize, Error>;
+}
+
+impl Reader for ringbus::Subscription {
+    fn batch<F: FnMut(ringbus::EventRef<'_>)>(&mut self, f: F) -> Result<usize, Error> {
+        self.poll_batch(1024, None, f)
     }
 }
 
-fn consume_member(m: &mut ringbus::Member) -> (u64, u64) {
+impl Reader for ringbus::Member {
+    fn batch<F: FnMut(ringbus::EventRef<'_>)>(&mut self, f: F) -> Result<usize, Error> {
+        self.poll_batch(1024, None, f)
+    }
+}
+
+/// Polls until the topic is closed and drained: (events, sum of sequence numbers).
+fn consume(reader: &mut impl Reader) -> (u64, u64) {
     let (mut n, mut sum) = (0u64, 0u64);
     loop {
-        match m.poll_batch(1024, None, |e| {
+        match reader.batch(|e| {
             n += 1;
             sum = sum.wrapping_add(seq_of(e.payload));
         }) {
@@ -51,14 +55,14 @@ pub fn run<const P: usize>(scenario: Scenario, events: u64, batch: usize, slots:
             let group = topic.group("workers", Start::Earliest).expect("group");
             for _ in 0..2 {
                 let mut m = group.join();
-                consumers.push(thread::spawn(move || consume_member(&mut m)));
+                consumers.push(thread::spawn(move || consume(&mut m)));
             }
         }
         _ => {
             let readers = if scenario == Scenario::Fanout { 2 } else { 1 };
             for _ in 0..readers {
                 let mut s = topic.subscribe(SubscribeOptions::new().start(Start::Earliest)).expect("subscribe");
-                consumers.push(thread::spawn(move || consume_sub(&mut s)));
+                consumers.push(thread::spawn(move || consume(&mut s)));
             }
         }
     }
