@@ -1,5 +1,8 @@
-//! Runs one ringbus scenario once and prints its rate (a quick check while tuning).
-use ringbus_benches::{expected, ringbus_runs, Scenario};
+//! Runs one scenario once and prints its rate (a quick check while tuning):
+//! `one <spsc|mpsc|fanout|workqueue> <payload 8|64> <batch> <events> [ringbus|disruptor-yield]`.
+//! `SLOTS` sets the ring size in events (default 65536).
+use ringbus_benches::{expected, peers, ringbus_runs, Scenario};
+
 fn main() {
     let a: Vec<String> = std::env::args().skip(1).collect();
     let scenario = match a[0].as_str() {
@@ -10,10 +13,13 @@ fn main() {
     };
     let (payload, batch, events): (usize, usize, u64) =
         (a[1].parse().unwrap(), a[2].parse().unwrap(), a[3].parse().unwrap());
-    let o = if payload == 8 {
-        ringbus_runs::run::<8>(scenario, events, batch, 65536)
-    } else {
-        ringbus_runs::run::<64>(scenario, events, batch, 65536)
+    let slots: usize = std::env::var("SLOTS").ok().and_then(|s| s.parse().ok()).unwrap_or(65536);
+    let peer = a.get(4).map_or("ringbus", String::as_str);
+    let o = match (peer, payload) {
+        ("disruptor-yield", 8) => peers::disruptor::<8>(scenario, events, batch, slots, true),
+        ("disruptor-yield", _) => peers::disruptor::<64>(scenario, events, batch, slots, true),
+        (_, 8) => ringbus_runs::run::<8>(scenario, events, batch, slots),
+        _ => ringbus_runs::run::<64>(scenario, events, batch, slots),
     };
     assert_eq!((o.consumed, o.checksum), expected(scenario, events));
     println!("{:.1} M/s", (events * scenario.producers()) as f64 / o.elapsed.as_secs_f64() / 1e6);

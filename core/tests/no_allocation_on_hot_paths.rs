@@ -43,6 +43,8 @@ fn publish_and_poll_do_not_allocate() {
     let mut p = t.publisher();
     let payload = [7u8; 200];
     let batch = [Record::new(&payload), Record::new(&payload[..8]).key(b"k"), Record::new(b"")];
+    // A batch longer than any internal buffer, with every small payload length.
+    let long: Vec<Record<'_>> = (0..100).map(|i| Record::new(&payload[..i])).collect();
     // Warm up: the lossy reader's copy buffer grows once to the largest event.
     p.publish(Record::new(&payload).key(b"sensor")).unwrap();
     lossy.try_poll().unwrap();
@@ -55,6 +57,9 @@ fn publish_and_poll_do_not_allocate() {
         p.publish(Record::new(&payload[..(round % 200) as usize]).key(b"sensor")).unwrap();
         p.try_publish(&payload[..8]).unwrap();
         p.publish_batch(&batch).unwrap();
+        if round % 100 == 0 {
+            p.publish_batch(&long).unwrap();
+        }
         let mut claim = p.claim(16).unwrap();
         claim[0] = 1;
         claim.commit();
@@ -70,5 +75,5 @@ fn publish_and_poll_do_not_allocate() {
     }
     let after = ALLOCS.load(Ordering::Relaxed);
     assert_eq!(after - before, 0, "allocations on the publish and poll paths");
-    assert_eq!(seen, 2 * 2000 * 6, "both the subscription and the group saw everything");
+    assert_eq!(seen, 2 * (2000 * 6 + 20 * 100), "both the subscription and the group saw everything");
 }

@@ -10,7 +10,7 @@ use super::config::{validate_name, Start};
 use super::error::Error;
 use super::event::EventRef;
 use super::stats::{ReaderCounters, ReaderKind, ReaderStats};
-use super::subscription::join_ring;
+use super::subscription::{join_ring, wrap};
 use super::topic::TopicInner;
 use crate::ring::frame::{align, Word0};
 use crate::ring::group::{GroupCursor, MemberSlot, Run};
@@ -241,11 +241,11 @@ impl Member {
             let n = self.slots.len();
             let mut claimed = false;
             for step in 0..n {
-                let k = (self.turn + step) % n;
+                let k = wrap(self.turn + step, n);
                 let ring = &self.shared.topic.rings[k];
                 if let Some(Run { start, end }) = self.shared.cursors[k].claim(ring, &self.slots[k], max_run.max(1)) {
                     self.run = Some(CurrentRun { slot: k, position: start, end });
-                    self.turn = (k + 1) % n;
+                    self.turn = wrap(k + 1, n);
                     claimed = true;
                     break;
                 }
@@ -262,8 +262,8 @@ impl Member {
 
     fn drained(&self) -> bool {
         self.shared.cursors.iter().enumerate().all(|(k, c)| {
-            let (tail, closed) = self.shared.topic.rings[k].tail_closed();
-            closed && c.next() >= tail && !c.has_work(&self.shared.topic.rings[k])
+            let ring = &self.shared.topic.rings[k];
+            ring.drained_at(c.next()) && !c.has_work(ring)
         })
     }
 
@@ -292,8 +292,7 @@ impl Member {
         let ready = || {
             self.shared.cursors.iter().enumerate().any(|(k, c)| {
                 let ring = &topic.rings[k];
-                let (tail, closed) = ring.tail_closed();
-                c.has_work(ring) || (closed && c.next() >= tail)
+                c.has_work(ring) || ring.drained_at(c.next())
             })
         };
         topic.config.wait.wait(&topic.readable, ready, deadline)

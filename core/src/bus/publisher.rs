@@ -118,13 +118,14 @@ impl Publisher {
         let key = header.key.unwrap_or(&[]);
         let frame_len = self.frame_len(key.len(), len)?;
         let wait = Wait::Until(timeout.map(|t| Instant::now() + t));
-        let position = self.claim_space(partition, align(frame_len), wait)?;
+        let (start, position) = self.claim_space(partition, align(frame_len), wait)?;
         let ring = &self.topic.rings[partition as usize];
         // SAFETY: we just claimed this frame and have not committed it.
         unsafe { ring.write_body(position, HEADER_LEN, key) };
         Ok(Claim {
             publisher: self,
             partition,
+            start,
             position,
             key_len: key.len(),
             len,
@@ -155,11 +156,11 @@ impl Publisher {
     }
 
     #[inline]
-    fn claim_space(&mut self, partition: u32, bytes: usize, wait: Wait) -> Result<u64, Error> {
+    fn claim_space(&mut self, partition: u32, bytes: usize, wait: Wait) -> Result<(u64, u64), Error> {
         let p = partition as usize;
         let ring = &self.topic.rings[p];
         match ring.try_claim(bytes, &mut self.limits[p]) {
-            Ok(position) => Ok(position),
+            Ok(claimed) => Ok(claimed),
             Err(ClaimError::Closed) => Err(Error::Closed),
             Err(ClaimError::Full) => {
                 self.counters.full_waits[p].add(1);
@@ -180,11 +181,11 @@ impl Publisher {
         bytes: usize,
         deadline: Option<Instant>,
         topic: &TopicInner,
-    ) -> Result<u64, Error> {
+    ) -> Result<(u64, u64), Error> {
         let mut outcome = Err(Error::Timeout);
         let ready = || {
             outcome = match ring.try_claim(bytes, limit) {
-                Ok(position) => Ok(position),
+                Ok(claimed) => Ok(claimed),
                 Err(ClaimError::Closed) => Err(Error::Closed),
                 Err(ClaimError::Full) => return false,
             };
@@ -199,50 +200,56 @@ impl Publisher {
         let partition = self.route(record)?;
         let key = record.key.unwrap_or(&[]);
         let len = self.frame_len(key.len(), record.payload.len())?;
-        let position = self.claim_space(partition, align(len), wait)?;
+        let (start, position) = self.claim_space(partition, align(len), wait)?;
         let timestamp = record.timestamp.unwrap_or_else(|| clock::now(self.topic.config.timestamps));
         let ring = &self.topic.rings[partition as usize];
         // SAFETY: the frame at `position` of aligned size align(len) was claimed just above by
         // this publisher and is not committed yet.
         unsafe { write_frame(ring, position, timestamp, key, record.payload) };
         ring.commit(position, len);
-        ring.readable.notify();
+        ring.publish(start, position + align(len) as u64);
         self.counters.published[partition as usize].add(1);
         Ok(Receipt { partition, offset: position })
     }
 
     fn publish_many(&mut self, records: &[Record<'_>], deadline: Option<Instant>) -> Result<usize, Error> {
+        let partitions = self.topic.partitions();
+        let (max_payload, max_key) = (self.topic.config.max_payload, self.topic.config.max_key);
         // Check everything first: a batch is published whole or (on a bad record) not at all.
-        let mut routed = Vec::new();
-        let small = records.len() <= 64;
-        let mut stack = [0u32; 64];
-        for (i, r) in records.iter().enumerate() {
-            let p = self.route(r)?;
-            self.frame_len(r.key.map_or(0, <[u8]>::len), r.payload.len())?;
-            if small {
-                stack[i] = p;
-            } else {
-                routed.push(p);
+        for r in records {
+            let key_len = r.key.map_or(0, <[u8]>::len);
+            if r.payload.len() > max_payload || key_len > max_key {
+                return Err(self.frame_len(key_len, r.payload.len()).expect_err("a limit is exceeded"));
+            }
+            if let Some(p) = r.partition {
+                self.topic.check_partition(p)?;
             }
         }
-        let parts: &[u32] = if small { &stack[..records.len()] } else { &routed };
+        // Routing again is cheaper than storing it (and storing it would allocate).
+        let home = self.home;
+        let route = |r: &Record<'_>| match (r.partition, r.key) {
+            _ if partitions == 1 => 0,
+            (Some(p), _) => p,
+            (None, Some(key)) => partition_for_key(key, partitions),
+            (None, None) => home,
+        };
         let max_run = (self.topic.config.capacity / 2) as u64;
         let mut timestamp = None;
         let mut i = 0;
         while i < records.len() {
-            let partition = parts[i];
+            let partition = route(&records[i]);
             let mut bytes = 0u64;
             let mut j = i;
-            while j < records.len() && parts[j] == partition {
+            while j < records.len() {
                 let r = &records[j];
                 let len = align(HEADER_LEN + r.key.map_or(0, <[u8]>::len) + r.payload.len()) as u64;
-                if bytes + len > max_run {
+                if bytes + len > max_run || (j > i && route(r) != partition) {
                     break;
                 }
                 bytes += len;
                 j += 1;
             }
-            let mut position = self.claim_space(partition, bytes as usize, Wait::Until(deadline))?;
+            let (start, mut position) = self.claim_space(partition, bytes as usize, Wait::Until(deadline))?;
             let ring = &self.topic.rings[partition as usize];
             for r in &records[i..j] {
                 let key = r.key.unwrap_or(&[]);
@@ -257,7 +264,7 @@ impl Publisher {
                 ring.commit(position, len);
                 position += align(len) as u64;
             }
-            ring.readable.notify();
+            ring.publish(start, position);
             self.counters.published[partition as usize].add((j - i) as u64);
             i = j;
         }
@@ -275,7 +282,9 @@ unsafe fn write_frame(ring: &Ring, position: u64, timestamp: u64, key: &[u8], pa
     // it since len = HEADER_LEN + key.len() + payload.len().
     unsafe {
         ring.write_header(position, timestamp, key.len() as u16);
-        ring.write_body(position, HEADER_LEN, key);
+        if !key.is_empty() {
+            ring.write_body(position, HEADER_LEN, key);
+        }
         ring.write_body(position, HEADER_LEN + key.len(), payload);
     }
 }
@@ -298,6 +307,8 @@ impl Drop for Publisher {
 pub struct Claim<'p> {
     publisher: &'p mut Publisher,
     partition: u32,
+    /// Start of the claim (a padding frame may precede `position`).
+    start: u64,
     position: u64,
     key_len: usize,
     len: usize,
@@ -331,7 +342,7 @@ impl Claim<'_> {
         // SAFETY: this claim owns the uncommitted frame at `position`.
         unsafe { ring.write_header(self.position, ts, self.key_len as u16) };
         ring.commit(self.position, len);
-        ring.readable.notify();
+        ring.publish(self.start, self.position + align(len) as u64);
         self.publisher.counters.published[self.partition as usize].add(1);
         self.done = true;
         Receipt { partition: self.partition, offset: self.position }
@@ -364,7 +375,7 @@ impl Drop for Claim<'_> {
         if !self.done {
             let bytes = align(HEADER_LEN + self.key_len + self.len);
             self.ring().commit_padding(self.position, bytes);
-            self.ring().readable.notify();
+            self.ring().publish(self.start, self.position + bytes as u64);
         }
     }
 }

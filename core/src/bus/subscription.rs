@@ -31,8 +31,8 @@ struct PartReader {
     index: u64,
     /// Position last released to producers.
     released: u64,
-    /// Cached tail (refreshed when `position` reaches it).
-    tail: u64,
+    /// Cached commit frontier (refreshed when `position` reaches it).
+    committed: u64,
     cursor: Option<Arc<Cursor>>,
     gate_id: Option<u64>,
 }
@@ -63,6 +63,16 @@ pub struct Subscription {
     evicted: bool,
     /// An error met after some events of a batch were handled, reported by the next call.
     pending: Option<Error>,
+}
+
+/// `i % n` for `i < 2 * n`, without a division (on the per-event path).
+#[inline]
+pub(crate) fn wrap(i: usize, n: usize) -> usize {
+    if i >= n {
+        i - n
+    } else {
+        i
+    }
 }
 
 pub(crate) fn join_error(partition: u32, offset: u64, e: JoinError) -> Error {
@@ -158,7 +168,7 @@ impl Subscription {
                 position: joined.position,
                 index: joined.event_index,
                 released: joined.position,
-                tail: joined.position,
+                committed: joined.position,
                 cursor,
                 gate_id: joined.gate_id,
             });
@@ -211,6 +221,13 @@ impl Subscription {
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut n = 0;
         while n < max {
+            if self.mode == Mode::Gated && self.pending.is_none() {
+                let k = self.drain_gated(max - n, &mut f);
+                if k > 0 {
+                    n += k;
+                    continue;
+                }
+            }
             match self.find() {
                 Ok(Some(found)) => {
                     f(self.take(found));
@@ -283,15 +300,14 @@ impl Subscription {
         let n = self.parts.len();
         let mut closed = 0;
         for step in 0..n {
-            let slot = (self.turn + step) % n;
+            let slot = wrap(self.turn + step, n);
             let part = &mut self.parts[slot];
             let ring = &self.topic.rings[part.partition as usize];
             loop {
-                if part.position >= part.tail {
-                    let (tail, is_closed) = ring.tail_closed();
-                    part.tail = tail;
-                    if part.position >= tail {
-                        closed += usize::from(is_closed);
+                if part.position >= part.committed {
+                    part.committed = ring.committed();
+                    if part.position >= part.committed {
+                        closed += usize::from(ring.drained_at(part.position));
                         break;
                     }
                 }
@@ -304,7 +320,7 @@ impl Subscription {
                                 return Err(self.lagged(slot));
                             }
                         }
-                        self.turn = (slot + 1) % n;
+                        self.turn = wrap(slot + 1, n);
                         return Ok(Some(Found { slot, position: part.position, len }));
                     }
                     Word0::Uncommitted => {
@@ -331,9 +347,55 @@ impl Subscription {
         let lost = index.saturating_sub(part.index);
         part.position = earliest;
         part.index = index;
-        part.tail = earliest;
+        part.committed = earliest;
         self.counters.dropped.add(lost);
         Error::Lagged { partition: part.partition, lost }
+    }
+
+    /// Gated mode's batch path: hands every event below each partition's commit frontier (up
+    /// to `max`) to `f` straight from the ring, without waiting. Returns how many.
+    fn drain_gated<F: FnMut(EventRef<'_>)>(&mut self, max: usize, f: &mut F) -> usize {
+        let count = self.parts.len();
+        let topic = &self.topic;
+        let mut n = 0;
+        for step in 0..count {
+            let slot = wrap(self.turn + step, count);
+            let part = &mut self.parts[slot];
+            let ring = &topic.rings[part.partition as usize];
+            if part.position >= part.committed {
+                part.committed = ring.committed();
+            }
+            let (mut position, end) = (part.position, part.committed);
+            let start_n = n;
+            while position < end && n < max {
+                let (padding, len) = ring.committed_frame(position);
+                if !padding {
+                    let (timestamp, key_len) = ring.header(position);
+                    // SAFETY: the frame is below the commit frontier this thread Acquire-loaded,
+                    // and our gate stays at or before it until the next `release`, which needs
+                    // &mut self, after `f` has returned.
+                    let body = unsafe { ring.body(position, len) };
+                    let key_len = key_len.min(body.len());
+                    f(EventRef {
+                        offset: position,
+                        partition: part.partition,
+                        timestamp,
+                        key: (key_len > 0).then(|| &body[..key_len]),
+                        payload: &body[key_len..],
+                    });
+                    n += 1;
+                }
+                position += align(len) as u64;
+            }
+            part.position = position;
+            part.index += (n - start_n) as u64;
+            if n >= max {
+                self.turn = wrap(slot + 1, count);
+                break;
+            }
+        }
+        self.counters.delivered.add(n as u64);
+        n
     }
 
     /// Advances past `found` and returns it as an event.
@@ -368,19 +430,13 @@ impl Subscription {
 
     /// Waits until some partition may have an event; false when the deadline passed.
     fn wait(&self, deadline: Option<Instant>) -> bool {
-        let copying = self.copying();
         let ready = || {
             self.parts.iter().any(|part| {
                 let ring = &self.topic.rings[part.partition as usize];
-                let (tail, closed) = ring.tail_closed();
-                if closed && part.position >= tail {
-                    return true;
-                }
-                if part.cursor.as_ref().is_some_and(|c| c.is_evicted()) {
-                    return true;
-                }
-                part.position < tail
-                    && (ring.word0(part.position) != Word0::Uncommitted || (copying && ring.lapped(part.position)))
+                // A lapped copying reader is below the frontier too: `find` reports the loss.
+                part.position < ring.committed()
+                    || part.cursor.as_ref().is_some_and(|c| c.is_evicted())
+                    || ring.drained_at(part.position)
             })
         };
         self.topic.config.wait.wait(&self.topic.readable, ready, deadline)

@@ -118,8 +118,7 @@ impl GroupCursor {
         if self.returned.load(Ordering::Acquire) != 0 {
             return true;
         }
-        let next = self.next();
-        next < ring.tail() && ring.word0(next) != Word0::Uncommitted
+        self.next() < ring.committed()
     }
 
     /// Claims a run of at most `max_events` committed events (padding frames ride along) for
@@ -135,13 +134,15 @@ impl GroupCursor {
         }
         let mut start = self.next.load(Ordering::Acquire);
         loop {
-            let tail = ring.tail();
+            let tail = ring.committed();
             let mut end = start;
             let mut events = 0;
             // The frames from `start` are protected by the gate as long as `next == start`; if
             // another member moves `next` meanwhile, these reads may see freed bytes, and the
             // CAS below fails, discarding them.
             while end < tail && events < max_events {
+                // Below the frontier every frame is committed; `Uncommitted` here means the
+                // bytes were freed under a stale `start`, and the CAS below will fail.
                 match ring.word0(end) {
                     Word0::Uncommitted => break,
                     Word0::Padding(n) => end += n as u64,

@@ -35,6 +35,10 @@ use frame::{align, commit_word, decode_word0, Word0, HEADER_LEN, PADDING};
 use group::GroupCursor;
 use notify::Notifier;
 
+/// Most bytes the cleaner frees ahead of producers at once: small enough that the zeroed
+/// lines are still in cache when producers write them.
+const CHUNK: u64 = 64 << 10;
+
 /// Bit 63 of the tail word: the ring is closed. Positions never reach 2^63.
 const CLOSED: u64 = 1 << 63;
 
@@ -161,10 +165,16 @@ pub(crate) struct Ring {
     /// Minimum bytes the cleaner frees at once.
     chunk: u64,
     tail: CachePadded<AtomicU64>,
+    /// Every frame below it is committed (a frame start). Readers read only below it, so they
+    /// never touch the cache lines producers are still writing.
+    committed: CachePadded<AtomicU64>,
     limit: CachePadded<AtomicU64>,
     intent: CachePadded<AtomicU64>,
     /// Mirror of the cleaner's `earliest` for lock-free hints (stats).
     earliest: AtomicU64,
+    /// Set after the closed bit in `tail`: lets waiting readers check for close without
+    /// reading the tail's cache line, which producers write on every claim.
+    closed: AtomicBool,
     cleaner: Mutex<Cleaner>,
     /// Producers waiting for space.
     pub(crate) writable: Notifier,
@@ -185,11 +195,13 @@ impl Ring {
             capacity: cap,
             mask: cap - 1,
             max_frame,
-            chunk: (cap / 8).max(8),
+            chunk: (cap / 8).clamp(8, CHUNK),
             tail: CachePadded::new(AtomicU64::new(0)),
+            committed: CachePadded::new(AtomicU64::new(0)),
             limit: CachePadded::new(AtomicU64::new(cap)),
             intent: CachePadded::new(AtomicU64::new(cap)),
             earliest: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
             cleaner: Mutex::new(Cleaner { earliest: 0, events_before: 0, gates: Vec::new(), next_gate_id: 0 }),
             writable: Notifier::new(),
             readable,
@@ -208,12 +220,11 @@ impl Ring {
         self.tail.load(Ordering::Acquire) & !CLOSED
     }
 
-    /// The tail and whether the ring is closed, from one load: a reader that has read up to a
-    /// closed ring's tail has seen every claim there will ever be.
+    /// The commit frontier: every frame below it is committed (Acquire: their bytes are
+    /// visible). Always a frame start.
     #[inline]
-    pub(crate) fn tail_closed(&self) -> (u64, bool) {
-        let t = self.tail.load(Ordering::Acquire);
-        (t & !CLOSED, t & CLOSED != 0)
+    pub(crate) fn committed(&self) -> u64 {
+        self.committed.load(Ordering::Acquire)
     }
 
     /// The producers' limit (Acquire: the zeroing below it is visible).
@@ -230,7 +241,14 @@ impl Ring {
     /// Whether the ring was closed.
     #[inline]
     pub(crate) fn is_closed(&self) -> bool {
-        self.tail_closed().1
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Whether a reader at `position` has read everything the ring will ever hold: the ring is
+    /// closed and `position` is its final tail. Reads the tail's line only once closed.
+    #[inline]
+    pub(crate) fn drained_at(&self, position: u64) -> bool {
+        self.is_closed() && position >= self.tail()
     }
 
     /// Closes the ring: claims fail from now on; frames already claimed may still commit.
@@ -238,16 +256,19 @@ impl Ring {
     /// either succeeded before (readers will see it below the closed tail) or fails.
     pub(crate) fn close(&self) {
         self.tail.fetch_or(CLOSED, Ordering::AcqRel);
+        self.closed.store(true, Ordering::Release);
         self.writable.wake_all();
         self.readable.wake_all();
     }
 
     /// Claims `bytes` (a multiple of 8, at most `capacity / 2`) of contiguous space and returns
-    /// its first position. If the space would cross the buffer's end, the rest of the buffer is
-    /// claimed too and filled with a committed padding frame. `cached_limit` is the caller's
+    /// the claim's start and the space's first position. If the space would cross the buffer's
+    /// end, the rest of the buffer is claimed too (from the claim's start) and filled with a
+    /// committed padding frame. After committing its frames, the producer calls
+    /// [`Ring::publish`] with the claim's start and end. `cached_limit` is the caller's
     /// last seen limit (a per-producer cache that saves a shared load per claim).
     #[inline]
-    pub(crate) fn try_claim(&self, bytes: usize, cached_limit: &mut u64) -> Result<u64, ClaimError> {
+    pub(crate) fn try_claim(&self, bytes: usize, cached_limit: &mut u64) -> Result<(u64, u64), ClaimError> {
         debug_assert!(bytes % 8 == 0 && bytes > 0 && bytes as u64 <= self.capacity / 2);
         let bytes = bytes as u64;
         let mut tail = self.tail.load(Ordering::Relaxed);
@@ -277,7 +298,7 @@ impl Ring {
                     if pad != 0 {
                         self.commit_raw(tail, pad as u32 | PADDING);
                     }
-                    return Ok(tail + pad);
+                    return Ok((tail, tail + pad));
                 }
                 Err(now) => tail = now,
             }
@@ -343,6 +364,60 @@ impl Ring {
         self.mem.store(self.index(position), commit_word(position, len_field), Ordering::Release);
     }
 
+    /// Moves the commit frontier over a claim `start .. end` whose frames this producer has all
+    /// committed, and over any later frames committed meanwhile; wakes parked readers if it
+    /// moved the frontier.
+    ///
+    /// The frontier only moves from a committed frame start, so producers help each other:
+    /// whoever finds `committed` at a committed frame walks forward and CASes it. A producer
+    /// whose claim lies beyond the frontier leaves the walk to the one before it. The pair
+    /// "commit stores, SeqCst fence, load `committed`" here and "CAS `committed`, SeqCst load of
+    /// word 0" in the walker makes sure one of the two sees the other, so no committed frame is
+    /// stranded behind the frontier (loom: `multi_producer_claim_commit_and_padding_at_the_wrap`).
+    #[inline]
+    pub(crate) fn publish(&self, start: u64, end: u64) {
+        atomic_fence(Ordering::SeqCst);
+        let mut c = self.committed.load(Ordering::Acquire);
+        if c < start || c >= end {
+            // Before us: the producer before us walks over our frames. At or past our end:
+            // someone already did.
+            return;
+        }
+        let mut moved = false;
+        // Our own frames are committed (we did it); start the walk at our end.
+        let mut own_end = end;
+        loop {
+            let tail = self.tail();
+            let mut n = c.max(own_end);
+            own_end = 0;
+            while n < tail {
+                let word = self.mem.load(self.index(n), Ordering::Acquire);
+                match decode_word0(word, n, self.max_frame) {
+                    Word0::Uncommitted => break,
+                    Word0::Padding(k) => n += k as u64,
+                    Word0::Event(k) => n += align(k) as u64,
+                }
+            }
+            if n == c {
+                break;
+            }
+            // Release: publishes the walked frames (Acquire-loaded above) to readers.
+            match self.committed.compare_exchange(c, n, Ordering::AcqRel, Ordering::Relaxed) {
+                Ok(_) => {
+                    moved = true;
+                    c = n;
+                    // Orders this store before the next walk's loads (the Dekker pair above)
+                    // and before the waiter-count load of the wake-up below.
+                    atomic_fence(Ordering::SeqCst);
+                }
+                Err(_) => break,
+            }
+        }
+        if moved {
+            self.readable.notify_after_fence();
+        }
+    }
+
     /// Turns a claimed frame of aligned size `bytes` into padding (a claim abandoned without
     /// commit), so readers skip it.
     pub(crate) fn commit_padding(&self, position: u64, bytes: usize) {
@@ -353,6 +428,15 @@ impl Ring {
     #[inline]
     pub(crate) fn word0(&self, position: u64) -> Word0 {
         decode_word0(self.mem.load(self.index(position), Ordering::Acquire), position, self.max_frame)
+    }
+
+    /// Word 0 of a frame below the commit frontier, already known committed: (padding?, length).
+    /// Relaxed: the caller's Acquire load of the frontier ordered the frame's bytes.
+    #[inline]
+    pub(crate) fn committed_frame(&self, position: u64) -> (bool, usize) {
+        let len = self.mem.load(self.index(position), Ordering::Relaxed) as u32;
+        debug_assert!(matches!(self.word0(position), Word0::Padding(_) | Word0::Event(_)));
+        (len & PADDING != 0, (len & !PADDING) as usize)
     }
 
     /// Timestamp and key length of the committed frame at `position`.
@@ -411,8 +495,7 @@ impl Ring {
         }
         let target = need_end.max(limit + self.chunk);
         let stop = gate.min(target - self.capacity);
-        let tail = self.tail();
-        self.walk(&mut st, stop.min(tail));
+        self.walk(&mut st, stop.min(self.committed()));
         let new_limit = st.earliest + self.capacity;
         if new_limit > limit {
             // Announce before zeroing: a lapped reader that sees a zeroed byte sees this too.
@@ -421,8 +504,13 @@ impl Ring {
             let from = self.index(limit);
             let len = (new_limit - limit) as usize;
             let first = len.min(self.capacity as usize - from);
-            self.mem.zero(from, first);
-            self.mem.zero(0, len - first);
+            // SAFETY: the bytes lie below every gate and below the commit frontier of the lap
+            // before (the walk stopped there), and above the old limit no producer has claimed
+            // them: nobody but a validating lapped reader touches them.
+            unsafe {
+                self.mem.zero(from, first);
+                self.mem.zero(0, len - first);
+            }
             self.earliest.store(st.earliest, Ordering::Release);
             // Release: producers that Acquire-load the limit see the zeroes.
             self.limit.store(new_limit, Ordering::Release);
@@ -441,16 +529,18 @@ impl Ring {
 
     /// Advances the cleaner's `earliest` over committed frames while below `stop`.
     fn walk(&self, st: &mut Cleaner, stop: u64) {
-        while st.earliest < stop {
-            match self.word0(st.earliest) {
-                Word0::Uncommitted => break,
-                Word0::Padding(n) => st.earliest += n as u64,
-                Word0::Event(n) => {
-                    st.earliest += align(n) as u64;
-                    st.events_before += 1;
-                }
-            }
+        // Locals: the guard's fields would be stored back on every frame.
+        let (mut p, mut events) = (st.earliest, st.events_before);
+        // Every frame below `stop` is committed (callers bound it by the commit frontier), so
+        // only the length field is needed.
+        while p < stop {
+            let len = self.mem.load(self.index(p), Ordering::Acquire) as u32;
+            debug_assert!(matches!(self.word0(p), Word0::Padding(_) | Word0::Event(_)));
+            let padding = len & PADDING != 0;
+            p += align((len & !PADDING) as usize) as u64;
+            events += u64::from(!padding);
         }
+        (st.earliest, st.events_before) = (p, events);
     }
 
     /// Records that gate `i` holds a full ring back; evicts it once its policy says so.
@@ -479,15 +569,19 @@ impl Ring {
         let mut position = st.earliest;
         let mut index = st.events_before;
         let tail = self.tail();
+        let committed = self.committed();
         let target = match at {
             JoinAt::Earliest => position,
-            JoinAt::Latest => tail,
+            JoinAt::Latest => committed,
             JoinAt::Offset(n) => {
                 if n < st.earliest {
                     return Err(JoinError::Trimmed { earliest: st.earliest });
                 }
                 if n > tail {
                     return Err(JoinError::Beyond { next: tail });
+                }
+                if n > committed {
+                    return Err(JoinError::Pending);
                 }
                 n
             }
@@ -543,7 +637,8 @@ impl Ring {
         let st = self.cleaner.lock();
         let mut p = st.earliest;
         let mut index = st.events_before;
-        while p < position {
+        let end = position.min(self.committed());
+        while p < end {
             match self.word0(p) {
                 Word0::Uncommitted => break,
                 Word0::Padding(n) => p += n as u64,
