@@ -73,6 +73,8 @@ fn same_name_is_the_same_group_and_groups_gate_producers() {
         published += 1;
     }
     assert!(published > 10 && published <= 4096 / 32, "the group held the producer back at {published}");
+    let lag = t.stats().readers.iter().find(|r| matches!(r.kind, ringbus::ReaderKind::Group { .. })).unwrap().lag;
+    assert_eq!(lag, published);
     let mut got = 0;
     while m1.try_poll().unwrap().is_some() {
         got += 1;

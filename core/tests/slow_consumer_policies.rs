@@ -27,11 +27,15 @@ fn block_reader_makes_try_publish_hand_the_event_back() {
         }
     }
     assert!(matches!(p.publish_timeout(b"x", Duration::from_millis(20)), Err(Error::Timeout)));
+    let before = t.stats();
+    assert_eq!(before.readers[0].lag, n, "the blocked reader lags by every event published");
+    assert_eq!(before.readers[0].lag_bytes, n * 32, "8-byte events take 32 bytes");
     for i in 0..n {
         assert_eq!(sub.try_poll().unwrap().unwrap().payload, i.to_le_bytes());
     }
     p.publish(b"fits again").unwrap();
     let stats = t.stats();
+    assert_eq!((stats.readers[0].lag, stats.readers[0].delivered), (1, n));
     assert!(stats.full_waits >= 2);
     assert_eq!(stats.published, n + 1);
 }

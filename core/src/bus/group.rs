@@ -32,7 +32,7 @@ pub(crate) struct GroupShared {
 }
 
 impl GroupShared {
-    pub(crate) fn stats(&self, topic: &TopicInner, published: &[(u64, u64)]) -> ReaderStats {
+    pub(crate) fn stats(&self, topic: &TopicInner) -> ReaderStats {
         let mut members = self.members.lock();
         members.retain(|w| w.strong_count() > 0);
         let delivered = self.retired.load(Ordering::Relaxed)
@@ -42,7 +42,7 @@ impl GroupShared {
         for (i, cursor) in self.cursors.iter().enumerate() {
             let ring = &topic.rings[i];
             let next = cursor.next();
-            lag += published[i].0.saturating_sub(ring.events_before(next));
+            lag += ring.events_from(next);
             lag_bytes += ring.tail().saturating_sub(next);
         }
         ReaderStats {

@@ -2,6 +2,8 @@
 
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
+
+use crossbeam_utils::CachePadded;
 use std::time::{Duration, Instant};
 
 use super::clock;
@@ -30,7 +32,9 @@ pub struct Publisher {
     topic: Arc<TopicInner>,
     counters: Arc<PublisherCounters>,
     /// Per partition: the last producer limit seen (saves a shared load per claim).
-    limits: Box<[u64]>,
+    /// Padded: this is written on the hot path, and a small heap block can otherwise share a
+    /// cache line with a reader's state.
+    limits: Box<[CachePadded<u64>]>,
     home: u32,
 }
 
@@ -45,7 +49,7 @@ impl Publisher {
             reg.next_home = (home + 1) % topic.partitions();
             home
         };
-        Self { topic, counters, limits: vec![0; n].into_boxed_slice(), home }
+        Self { topic, counters, limits: (0..n).map(|_| CachePadded::new(0)).collect(), home }
     }
 
     /// The partition this publisher's unkeyed records go to.

@@ -38,14 +38,14 @@ impl Counter {
 #[derive(Debug)]
 pub(crate) struct PublisherCounters {
     pub(crate) published: Box<[CachePadded<Counter>]>,
-    pub(crate) full_waits: Box<[Counter]>,
+    pub(crate) full_waits: Box<[CachePadded<Counter>]>,
 }
 
 impl PublisherCounters {
     pub(crate) fn new(partitions: usize) -> Self {
         Self {
             published: (0..partitions).map(|_| CachePadded::new(Counter::default())).collect(),
-            full_waits: (0..partitions).map(|_| Counter::default()).collect(),
+            full_waits: (0..partitions).map(|_| CachePadded::new(Counter::default())).collect(),
         }
     }
 }
@@ -55,10 +55,9 @@ impl PublisherCounters {
 pub(crate) struct ReaderCounters {
     pub(crate) delivered: CachePadded<Counter>,
     pub(crate) dropped: Counter,
-    /// Per partition: events before the reader's position (absolute event index).
-    pub(crate) index: Box<[Counter]>,
-    /// Per partition: the reader's position.
-    pub(crate) position: Box<[Counter]>,
+    /// Per partition: the reader's position. Padded, as every per-thread block written on the
+    /// hot path is: a small heap block could share a cache line with another thread's.
+    pub(crate) position: Box<[CachePadded<Counter>]>,
 }
 
 impl ReaderCounters {
@@ -66,8 +65,7 @@ impl ReaderCounters {
         Self {
             delivered: CachePadded::new(Counter::default()),
             dropped: Counter::default(),
-            index: (0..partitions).map(|_| Counter::default()).collect(),
-            position: (0..partitions).map(|_| Counter::default()).collect(),
+            position: (0..partitions).map(|_| CachePadded::new(Counter::default())).collect(),
         }
     }
 }

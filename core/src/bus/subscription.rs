@@ -10,6 +10,7 @@ use super::stats::ReaderCounters;
 use super::topic::TopicInner;
 use crate::ring::frame::{align, Word0, HEADER_LEN};
 use crate::ring::{Cursor, GateKind, JoinAt, JoinError, Ring};
+use crossbeam_utils::CachePadded;
 
 /// How a subscription reads the ring.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +55,8 @@ struct Found {
 #[derive(Debug)]
 pub struct Subscription {
     topic: Arc<TopicInner>,
-    parts: Vec<PartReader>,
+    /// Padded: written per event; must not share a line with anything a producer touches.
+    parts: Vec<CachePadded<PartReader>>,
     turn: usize,
     mode: Mode,
     counters: Arc<ReaderCounters>,
@@ -163,7 +165,7 @@ impl Subscription {
             let gate = cursor.clone().map(|c| (GateKind::Cursor(c), evict_after));
             // On error, `sub` drops and leaves the partitions joined so far.
             let joined = join_ring(ring, p, options.start, gate)?;
-            sub.parts.push(PartReader {
+            sub.parts.push(CachePadded::new(PartReader {
                 partition: p,
                 position: joined.position,
                 index: joined.event_index,
@@ -171,9 +173,8 @@ impl Subscription {
                 committed: joined.position,
                 cursor,
                 gate_id: joined.gate_id,
-            });
+            }));
             sub.counters.position[p as usize].set(joined.position);
-            sub.counters.index[p as usize].set(joined.event_index);
         }
         topic.registry.lock().readers.push(Arc::downgrade(&sub.counters));
         Ok(sub)
@@ -276,7 +277,6 @@ impl Subscription {
             if part.released != part.position {
                 part.released = part.position;
                 self.counters.position[part.partition as usize].set(part.position);
-                self.counters.index[part.partition as usize].set(part.index);
                 if let Some(c) = &part.cursor {
                     c.release(part.position);
                     self.topic.rings[part.partition as usize].writable.notify();
@@ -389,6 +389,7 @@ impl Subscription {
             }
             part.position = position;
             part.index += (n - start_n) as u64;
+            self.counters.position[part.partition as usize].set(position);
             if n >= max {
                 self.turn = wrap(slot + 1, count);
                 break;
@@ -404,6 +405,7 @@ impl Subscription {
         part.position = found.position + align(found.len) as u64;
         part.index += 1;
         let partition = part.partition;
+        self.counters.position[partition as usize].set(part.position);
         self.counters.delivered.add(1);
         let ring = &self.topic.rings[partition as usize];
         let (timestamp, key_len, body) = if self.copying() {
@@ -446,8 +448,10 @@ impl Subscription {
 impl Drop for Subscription {
     fn drop(&mut self) {
         for part in &self.parts {
-            if let Some(id) = part.gate_id {
-                self.topic.rings[part.partition as usize].leave(id);
+            let ring = &self.topic.rings[part.partition as usize];
+            match part.gate_id {
+                Some(id) => ring.leave(id),
+                None => ring.leave_ungated(),
             }
         }
     }

@@ -22,7 +22,7 @@ pub(crate) struct TopicInner {
     pub(crate) config: TopicConfig,
     pub(crate) rings: Box<[Ring]>,
     pub(crate) readable: Arc<Notifier>,
-    pub(crate) registry: Mutex<Registry>,
+    pub(crate) registry: crossbeam_utils::CachePadded<Mutex<Registry>>,
 }
 
 /// Who is attached to the topic (for stats and group lookup).
@@ -43,7 +43,7 @@ impl TopicInner {
         let rings =
             (0..config.partitions).map(|_| Ring::new(config.capacity, config.max_frame(), readable.clone())).collect();
         let registry = Registry { retired: vec![(0, 0); config.partitions as usize], ..Registry::default() };
-        Self { name, config, rings, readable, registry: Mutex::new(registry) }
+        Self { name, config, rings, readable, registry: crossbeam_utils::CachePadded::new(Mutex::new(registry)) }
     }
 
     pub(crate) fn partitions(&self) -> u32 {
@@ -110,7 +110,7 @@ impl TopicInner {
                 if pos == u64::MAX {
                     continue; // not reading this partition
                 }
-                lag += published[i].0.saturating_sub(r.index[i].get());
+                lag += ring.events_from(pos);
                 lag_bytes += ring.tail().saturating_sub(pos);
             }
             readers.push(ReaderStats {
@@ -122,7 +122,7 @@ impl TopicInner {
             });
         }
         for g in groups {
-            readers.push(g.stats(self, &published));
+            readers.push(g.stats(self));
         }
         TopicStats {
             name: self.name.clone(),

@@ -116,8 +116,11 @@ impl Gate {
 struct Cleaner {
     /// Oldest intact frame (a frame start).
     earliest: u64,
-    /// Events (padding excluded) before `earliest`.
+    /// Events (padding excluded) before `earliest`, counted while DropOldest readers exist
+    /// (the count's base is arbitrary: only differences taken while one exists are used).
     events_before: u64,
+    /// DropOldest readers registered (they need exact loss counts, so the cleaner walks).
+    ungated: usize,
     gates: Vec<Gate>,
     next_gate_id: u64,
 }
@@ -202,7 +205,13 @@ impl Ring {
             intent: CachePadded::new(AtomicU64::new(cap)),
             earliest: AtomicU64::new(0),
             closed: AtomicBool::new(false),
-            cleaner: Mutex::new(Cleaner { earliest: 0, events_before: 0, gates: Vec::new(), next_gate_id: 0 }),
+            cleaner: Mutex::new(Cleaner {
+                earliest: 0,
+                events_before: 0,
+                ungated: 0,
+                gates: Vec::new(),
+                next_gate_id: 0,
+            }),
             writable: Notifier::new(),
             readable,
         }
@@ -494,9 +503,18 @@ impl Ring {
             }
         }
         let target = need_end.max(limit + self.chunk);
-        let stop = gate.min(target - self.capacity);
-        self.walk(&mut st, stop.min(self.committed()));
-        let new_limit = st.earliest + self.capacity;
+        if st.ungated == 0 && gate != u64::MAX {
+            // Nobody needs the event count (only lapped DropOldest readers do), and the lowest
+            // gate is a frame start: free up to it without walking the frames, a walk that
+            // would chase one dependent load per frame through memory a lap old.
+            st.earliest = st.earliest.max(gate);
+        } else {
+            let stop = gate.min(target - self.capacity);
+            self.walk(&mut st, stop.min(self.committed()));
+        }
+        // Zero only a chunk ahead (or what the claim needs), so producers write into lines
+        // that are still in their cache.
+        let new_limit = (st.earliest + self.capacity).min(target);
         if new_limit > limit {
             // Announce before zeroing: a lapped reader that sees a zeroed byte sees this too.
             self.intent.store(new_limit, Ordering::Relaxed);
@@ -604,6 +622,9 @@ impl Ring {
                 return Err(JoinError::NotABoundary);
             }
         }
+        if gate.is_none() {
+            st.ungated += 1;
+        }
         let gate_id = gate.map(|(kind, evict_after)| {
             let id = st.next_gate_id;
             st.next_gate_id += 1;
@@ -615,6 +636,26 @@ impl Ring {
             id
         });
         Ok(Joined { position, event_index: index, gate_id })
+    }
+
+    /// Unregisters a reader that joined without a gate (a DropOldest subscription leaving).
+    pub(crate) fn leave_ungated(&self) {
+        let mut st = self.cleaner.lock();
+        st.ungated -= 1;
+    }
+
+    /// Events committed from `position` (or the oldest event held, if later) to the commit
+    /// frontier: a reader's lag. Walks the frames under the cleaner lock; for stats.
+    pub(crate) fn events_from(&self, position: u64) -> u64 {
+        let st = self.cleaner.lock();
+        let (mut p, end) = (position.max(st.earliest), self.committed());
+        let mut events = 0;
+        while p < end {
+            let (padding, len) = self.committed_frame(p);
+            events += u64::from(!padding);
+            p += align(len) as u64;
+        }
+        events
     }
 
     /// Removes gate `id` (a reader leaving) and wakes producers waiting for space.
@@ -630,25 +671,6 @@ impl Ring {
     pub(crate) fn earliest_with_index(&self) -> (u64, u64) {
         let st = self.cleaner.lock();
         (st.earliest, st.events_before)
-    }
-
-    /// Number of committed events before `position` (walks from `earliest`; for stats).
-    pub(crate) fn events_before(&self, position: u64) -> u64 {
-        let st = self.cleaner.lock();
-        let mut p = st.earliest;
-        let mut index = st.events_before;
-        let end = position.min(self.committed());
-        while p < end {
-            match self.word0(p) {
-                Word0::Uncommitted => break,
-                Word0::Padding(n) => p += n as u64,
-                Word0::Event(n) => {
-                    p += align(n) as u64;
-                    index += 1;
-                }
-            }
-        }
-        index
     }
 
     /// Number of gates (readers and groups holding producers back).
