@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, docs, unit/integration/doc tests, the multi-thread
-# stress tests (release), the loom models, and a smoke run of the comparison harness.
+# stress tests (release), the loom models, the criterion benches once, and a quick run of the
+# comparison harness (which aborts on a wrong count or checksum).
 # Needs only the Rust toolchain (cargo, rustfmt, clippy); fetches crates from crates.io.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +30,10 @@ RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}" CARGO_T
 
 step "criterion benches compile and run once"
 cargo bench --locked -p ringbus-benches --bench hot_paths -- --test
+
+step "comparison harness, quick (every run checks its counts and checksums; figures not judged)"
+timeout 600 cargo run --release --locked -p ringbus-benches --bin compare -- --quick --json > target/compare-quick.jsonl
+echo "$(wc -l < target/compare-quick.jsonl) results written to target/compare-quick.jsonl"
 
 echo
 echo "all checks passed"

@@ -145,6 +145,8 @@ pub fn channel<const P: usize>(scenario: Scenario, events: u64, slots: usize, ka
                     move || rx.recv().ok()
                 })
                 .collect();
+            // Only the clones may keep the channel open: receivers end when producers finish.
+            drop((tx, rx));
             drive_channel(events, senders, receivers)
         }};
     }

@@ -12,13 +12,17 @@
 //!   with their position: bytes at position `p` are intact while `intent <= p + capacity`.
 //! - **earliest**: the oldest frame still intact; every frame in `[earliest, tail)` is either
 //!   committed or claimed and not yet committed.
+//! - **committed**: the commit frontier; every frame below it is committed. Readers read only
+//!   below it. Producers move it after committing (`publish`), helping each other.
 //! - **gates**: `Block`/`Evict` subscriptions and groups (and later the persister). The cleaner
 //!   never frees bytes a gate has not passed.
 //!
 //! The cleaner runs inside `advance`, called by a producer that found its cached limit too low.
-//! Under the cleaner lock it walks frames from `earliest` while they are committed and below
-//! every gate, then announces `intent`, zeroes the freed bytes and raises `limit` (Release).
-//! The lock is held rarely (once per `capacity / 8` bytes published, or when the ring is full).
+//! Under the cleaner lock it moves `earliest` to the lowest gate (or walks frames from it,
+//! counting events, when a DropOldest reader needs counts or nothing gates), then announces
+//! `intent`, zeroes at most a chunk of freed bytes and raises `limit` (Release).
+//! The lock is held rarely (once per min(`capacity / 8`, 8 KiB) bytes published, or when the
+//! ring is full).
 
 pub(crate) mod frame;
 pub(crate) mod group;
@@ -37,7 +41,7 @@ use notify::Notifier;
 
 /// Most bytes the cleaner frees ahead of producers at once: small enough that the zeroed
 /// lines are still in cache when producers write them.
-const CHUNK: u64 = 64 << 10;
+const CHUNK: u64 = 8 << 10;
 
 /// Bit 63 of the tail word: the ring is closed. Positions never reach 2^63.
 const CLOSED: u64 = 1 << 63;
