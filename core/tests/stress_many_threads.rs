@@ -187,6 +187,7 @@ fn run(wait: WaitStrategy) {
     assert_eq!(all, expect);
     let stats = topic.stats();
     assert_eq!(stats.published, n * u64::from(PRODUCERS));
+    assert_eq!(stats.late_wakeups, 0, "every sleeper was woken by what it waited for");
 }
 
 #[test]

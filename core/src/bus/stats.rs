@@ -80,6 +80,12 @@ pub struct TopicStats {
     pub published: u64,
     /// Publish calls that found a ring full and had to wait (or failed, for `try_publish`).
     pub full_waits: u64,
+    /// Times a reader or producer of this topic went to sleep (the `Park` strategy's last
+    /// stage, after spinning and yielding).
+    pub sleeps: u64,
+    /// Sleeps that ended by the 100 ms safety-net timeout with their condition already true:
+    /// wake-ups the park/wake protocol failed to deliver. It should always be 0.
+    pub late_wakeups: u64,
     /// Per partition.
     pub partitions: Vec<PartitionStats>,
     /// Per fanout subscription and per group.

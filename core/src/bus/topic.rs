@@ -124,8 +124,16 @@ impl TopicInner {
         for g in groups {
             readers.push(g.stats(self));
         }
+        let (mut sleeps, mut late_wakeups) = self.readable.counts();
+        for ring in self.rings.iter() {
+            let (s, l) = ring.writable.counts();
+            sleeps += s;
+            late_wakeups += l;
+        }
         TopicStats {
             name: self.name.clone(),
+            sleeps,
+            late_wakeups,
             published: partitions.iter().map(|p| p.published).sum(),
             full_waits: partitions.iter().map(|p| p.full_waits).sum(),
             partitions,

@@ -21,6 +21,11 @@ use super::super::sync::{heavy_fence, light_fence, AtomicU64, CachePadded, Condv
 #[derive(Debug)]
 pub(crate) struct Notifier {
     waiters: CachePadded<AtomicU64>,
+    /// Condvar waits so far (written under the lock).
+    sleeps: AtomicU64,
+    /// Waits the safety-net timeout ended although the condition had become true: wake-ups
+    /// the protocol failed to deliver. Should stay 0.
+    late: AtomicU64,
     lock: Mutex<()>,
     cond: Condvar,
 }
@@ -38,7 +43,13 @@ const MAX_SLEEP: Duration = Duration::from_millis(100);
 impl Notifier {
     /// A notifier with no waiters.
     pub(crate) fn new() -> Self {
-        Self { waiters: CachePadded::new(AtomicU64::new(0)), lock: Mutex::new(()), cond: Condvar::new() }
+        Self {
+            waiters: CachePadded::new(AtomicU64::new(0)),
+            sleeps: AtomicU64::new(0),
+            late: AtomicU64::new(0),
+            lock: Mutex::new(()),
+            cond: Condvar::new(),
+        }
     }
 
     /// Sleeps until `ready()` returns true (returns true) or `deadline` passes (returns false).
@@ -63,8 +74,15 @@ impl Notifier {
                 }
                 None => Some(MAX_SLEEP),
             };
+            self.sleeps.fetch_add(1, Ordering::Relaxed);
             #[cfg(not(loom))]
-            self.cond.wait(&mut guard, timeout);
+            {
+                let cut_short_by_net = timeout == Some(MAX_SLEEP);
+                if self.cond.wait(&mut guard, timeout) && cut_short_by_net && ready() {
+                    self.late.fetch_add(1, Ordering::Relaxed);
+                    break true;
+                }
+            }
             #[cfg(loom)]
             {
                 let _ = timeout;
@@ -74,6 +92,11 @@ impl Notifier {
         self.waiters.fetch_sub(1, Ordering::Relaxed);
         drop(guard);
         result
+    }
+
+    /// (condvar waits, late wake-ups) so far.
+    pub(crate) fn counts(&self) -> (u64, u64) {
+        (self.sleeps.load(Ordering::Relaxed), self.late.load(Ordering::Relaxed))
     }
 
     /// Wakes every sleeper if there is one. Call after the Release store that made the

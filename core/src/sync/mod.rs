@@ -92,14 +92,16 @@ impl Condvar {
     }
 
     /// Releases the guard's lock and blocks until notified or until `timeout` has passed
-    /// (`None`: no limit). Spurious wake-ups are possible; callers re-check their condition.
+    /// (`None`: no limit); returns whether the timeout ended the wait. Spurious wake-ups are
+    /// possible; callers re-check their condition.
     #[cfg(not(loom))]
-    pub(crate) fn wait<T>(&self, guard: &mut MutexGuard<'_, T>, timeout: Option<std::time::Duration>) {
+    pub(crate) fn wait<T>(&self, guard: &mut MutexGuard<'_, T>, timeout: Option<std::time::Duration>) -> bool {
         match timeout {
-            Some(t) => {
-                self.inner.wait_for(guard, t);
+            Some(t) => self.inner.wait_for(guard, t).timed_out(),
+            None => {
+                self.inner.wait(guard);
+                false
             }
-            None => self.inner.wait(guard),
         }
     }
 
