@@ -35,7 +35,7 @@ fn hot_paths(c: &mut Criterion) {
     group.bench_function("publish_8B_x64", |b| {
         let t = topic();
         let mut sub = t.subscribe(SubscribeOptions::new()).unwrap();
-        let mut p = t.publisher();
+        let mut p = t.publisher().unwrap();
         let mut published = 0u64;
         b.iter(|| {
             for _ in 0..BATCH {
@@ -50,7 +50,7 @@ fn hot_paths(c: &mut Criterion) {
     group.bench_function("publish_batch_8B_x64", |b| {
         let t = topic();
         let mut sub = t.subscribe(SubscribeOptions::new()).unwrap();
-        let mut p = t.publisher();
+        let mut p = t.publisher().unwrap();
         let records = [Record::new(&payload); BATCH];
         b.iter(|| {
             p.publish_batch(black_box(&records)).unwrap();
@@ -61,7 +61,7 @@ fn hot_paths(c: &mut Criterion) {
     group.bench_function("claim_commit_8B_x64", |b| {
         let t = topic();
         let mut sub = t.subscribe(SubscribeOptions::new()).unwrap();
-        let mut p = t.publisher();
+        let mut p = t.publisher().unwrap();
         b.iter(|| {
             for i in 0..BATCH {
                 let mut claim = p.claim(8).unwrap();
@@ -75,7 +75,7 @@ fn hot_paths(c: &mut Criterion) {
     group.bench_function("poll_8B_x64", |b| {
         let t = topic();
         let mut sub = t.subscribe(SubscribeOptions::new().start(Start::Earliest)).unwrap();
-        let mut p = t.publisher();
+        let mut p = t.publisher().unwrap();
         let records = [Record::new(&payload); BATCH];
         b.iter(|| {
             p.publish_batch(&records).unwrap();

@@ -9,7 +9,7 @@ fn main() {
     let cap = std::env::var("CAP").ok().and_then(|c| c.parse().ok()).unwrap_or(1 << 21);
     let config = TopicConfig::new().capacity(cap).max_payload(256).max_key(0);
     let t = Bus::new().create_topic("t", config.clone()).unwrap();
-    let mut p = t.publisher();
+    let mut p = t.publisher().unwrap();
     let payload = [1u8; 8];
     let records = [Record::new(&payload); 64];
     let start = Instant::now();
@@ -25,7 +25,7 @@ fn main() {
     // Reading: fill a quarter of the ring, read it, repeat.
     let t = Bus::new().create_topic("r", config).unwrap();
     let mut sub = t.subscribe(SubscribeOptions::new().start(Start::Earliest)).unwrap();
-    let mut p = t.publisher();
+    let mut p = t.publisher().unwrap();
     let per_round = (cap / 4 / 32 / 64).max(1);
     let (mut read, mut elapsed) = (0u64, Duration::ZERO);
     while read < n {

@@ -1,6 +1,7 @@
 //! Runs one scenario once and prints its rate (a quick check while tuning):
-//! `one <spsc|mpsc|fanout|workqueue> <payload 8|64> <batch> <events> [ringbus|disruptor-yield]`.
+//! `one <spsc|mpsc|fanout|workqueue> <payload 8|64> <batch> <events> [ringbus|ringbus-single|disruptor-yield]`.
 //! `SLOTS` sets the ring size in events (default 65536).
+use ringbus::Producers;
 use ringbus_benches::{expected, peers, ringbus_runs, Scenario};
 
 fn main() {
@@ -18,8 +19,10 @@ fn main() {
     let o = match (peer, payload) {
         ("disruptor-yield", 8) => peers::disruptor::<8>(scenario, events, batch, slots, true),
         ("disruptor-yield", _) => peers::disruptor::<64>(scenario, events, batch, slots, true),
-        (_, 8) => ringbus_runs::run::<8>(scenario, events, batch, slots),
-        _ => ringbus_runs::run::<64>(scenario, events, batch, slots),
+        ("ringbus-single", 8) => ringbus_runs::run::<8>(scenario, events, batch, slots, Producers::Single),
+        ("ringbus-single", _) => ringbus_runs::run::<64>(scenario, events, batch, slots, Producers::Single),
+        (_, 8) => ringbus_runs::run::<8>(scenario, events, batch, slots, Producers::Multi),
+        _ => ringbus_runs::run::<64>(scenario, events, batch, slots, Producers::Multi),
     };
     assert_eq!((o.consumed, o.checksum), expected(scenario, events));
     println!("{:.1} M/s", (events * scenario.producers()) as f64 / o.elapsed.as_secs_f64() / 1e6);

@@ -1,9 +1,10 @@
-//! The scenarios on ringbus, in its default configuration (Park waits, coarse timestamps).
+//! The scenarios on ringbus: its default configuration (Park waits, coarse timestamps, any
+//! number of publishers), or with one publisher at a time (`Producers::Single`).
 
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ringbus::{Bus, Error, Record, Start, SubscribeOptions, TopicConfig};
+use ringbus::{Bus, Error, Producers, Record, Start, SubscribeOptions, TopicConfig};
 
 use crate::{seq_of, stamp, Outcome, Scenario};
 
@@ -44,10 +45,17 @@ fn consume(reader: &mut impl Reader) -> (u64, u64) {
     }
 }
 
-/// Runs `scenario` with `events` per producer, `batch` events per publish call.
-pub fn run<const P: usize>(scenario: Scenario, events: u64, batch: usize, slots: usize) -> Outcome {
+/// Runs `scenario` with `events` per producer, `batch` events per publish call, on a topic in
+/// its default configuration but for ring size and `producers`.
+pub fn run<const P: usize>(
+    scenario: Scenario,
+    events: u64,
+    batch: usize,
+    slots: usize,
+    producers: Producers,
+) -> Outcome {
     let bus = Bus::new();
-    let config = TopicConfig::new().capacity(capacity_for::<P>(slots)).max_payload(256).max_key(0);
+    let config = TopicConfig::new().capacity(capacity_for::<P>(slots)).max_payload(256).max_key(0).producers(producers);
     let topic = bus.create_topic("bench", config).expect("topic");
     let mut consumers = Vec::new();
     match scenario {
@@ -69,7 +77,7 @@ pub fn run<const P: usize>(scenario: Scenario, events: u64, batch: usize, slots:
     let start = Instant::now();
     let producers: Vec<_> = (0..scenario.producers())
         .map(|_| {
-            let mut p = topic.publisher();
+            let mut p = topic.publisher().expect("publisher");
             thread::spawn(move || {
                 if batch <= 1 {
                     for seq in 0..events {

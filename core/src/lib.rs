@@ -22,7 +22,7 @@
 //! let billing = orders.group("billing", Start::Earliest)?;
 //! let mut worker = billing.join();
 //!
-//! let mut publisher = orders.publisher();
+//! let mut publisher = orders.publisher()?;
 //! let receipt = publisher.publish(Record::new(b"OrderPlaced #1").key(b"customer-7"))?;
 //! publisher.publish_batch(&[Record::new(b"OrderPlaced #2"), Record::new(b"OrderPlaced #3")])?;
 //!
@@ -52,8 +52,8 @@ mod sync;
 #[cfg(not(loom))]
 pub use bus::{
     config::{
-        validate_name, Durability, SlowConsumerPolicy, Start, SubscribeOptions, TimestampSource, TopicConfig,
-        MAX_NAME_LEN,
+        validate_name, Durability, Producers, SlowConsumerPolicy, Start, SubscribeOptions, TimestampSource,
+        TopicConfig, MAX_NAME_LEN,
     },
     error::{Error, TryPublishError},
     event::{Event, EventRef},

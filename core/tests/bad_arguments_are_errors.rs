@@ -26,7 +26,7 @@ fn records_and_readers() {
     let t = bus
         .create_topic("t", TopicConfig::new().partitions(2).capacity(1 << 16).max_payload(1000).max_key(10))
         .unwrap();
-    let mut p = t.publisher();
+    let mut p = t.publisher().unwrap();
     let big = vec![0u8; 1001];
     let err = p.publish(&big[..]).unwrap_err();
     assert_eq!(err, Error::PayloadTooLarge { len: 1001, max: 1000 });

@@ -15,7 +15,7 @@ fn two_subscriptions_each_see_all_events_in_order() {
     let t = topic(1);
     let mut a = t.subscribe(SubscribeOptions::new()).unwrap();
     let mut b = t.subscribe(SubscribeOptions::new()).unwrap();
-    let mut p = t.publisher();
+    let mut p = t.publisher().unwrap();
     let mut offsets = Vec::new();
     for i in 0..1000u32 {
         offsets.push(p.publish(&i.to_le_bytes()).unwrap().offset);
@@ -35,7 +35,7 @@ fn two_subscriptions_each_see_all_events_in_order() {
 #[test]
 fn start_positions() {
     let t = topic(1);
-    let mut p = t.publisher();
+    let mut p = t.publisher().unwrap();
     let first = p.publish(Record::new(b"zero").timestamp(7)).unwrap();
     let second = p.publish(b"one").unwrap();
     let mut latest = t.subscribe(SubscribeOptions::new().start(Start::Latest)).unwrap();
@@ -61,7 +61,7 @@ fn start_positions() {
 fn keys_choose_partitions_stably_and_order_holds_per_partition() {
     let t = topic(4);
     let mut sub = t.subscribe(SubscribeOptions::new()).unwrap();
-    let mut p = t.publisher();
+    let mut p = t.publisher().unwrap();
     for i in 0..400u32 {
         let key = format!("sensor-{}", i % 10);
         let r = p.publish(Record::new(&i.to_le_bytes()).key(key.as_bytes())).unwrap();
@@ -89,7 +89,7 @@ fn keys_choose_partitions_stably_and_order_holds_per_partition() {
 fn owned_iterator_ends_after_close() {
     let t = topic(2);
     let mut sub = t.subscribe(SubscribeOptions::new()).unwrap();
-    let mut p = t.publisher();
+    let mut p = t.publisher().unwrap();
     for i in 0..50u8 {
         p.publish(Record::new(&[i]).partition(u32::from(i % 2))).unwrap();
     }
@@ -103,7 +103,7 @@ fn owned_iterator_ends_after_close() {
 fn zero_copy_claim_and_empty_payloads() {
     let t = topic(1);
     let mut sub = t.subscribe(SubscribeOptions::new()).unwrap();
-    let mut p = t.publisher();
+    let mut p = t.publisher().unwrap();
     let mut claim = p.claim(5).unwrap();
     assert_eq!(&claim[..], &[0; 5]);
     claim.copy_from_slice(b"hello");

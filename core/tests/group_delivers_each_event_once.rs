@@ -17,7 +17,7 @@ fn two_members_share_the_events() {
     let g = t.group("workers", Start::Earliest).unwrap();
     let mut a = g.join();
     let mut b = g.join();
-    let mut p = t.publisher();
+    let mut p = t.publisher().unwrap();
     for i in 0..2000u64 {
         p.publish(Record::new(&i.to_le_bytes()).partition((i % 2) as u32)).unwrap();
     }
@@ -40,7 +40,7 @@ fn two_members_share_the_events() {
 fn a_member_leaving_mid_run_loses_nothing() {
     let t = Bus::new().create_topic("jobs", TopicConfig::new().capacity(1 << 16).max_payload(64).max_key(16)).unwrap();
     let g = t.group("workers", Start::Earliest).unwrap();
-    let mut p = t.publisher();
+    let mut p = t.publisher().unwrap();
     for i in 0..100u64 {
         p.publish(&i.to_le_bytes()).unwrap();
     }
@@ -67,7 +67,7 @@ fn same_name_is_the_same_group_and_groups_gate_producers() {
     let g2 = t.group("g", Start::Latest).unwrap();
     let mut m1 = g1.join();
     let mut m2 = g2.join();
-    let mut p = t.publisher();
+    let mut p = t.publisher().unwrap();
     let mut published = 0u64;
     while p.try_publish(&published.to_le_bytes()).is_ok() {
         published += 1;

@@ -40,7 +40,7 @@ fn publish_and_poll_do_not_allocate() {
     let mut lossy = t.subscribe(SubscribeOptions::new().policy(SlowConsumerPolicy::DropOldest)).unwrap();
     let group = t.group("g", Start::Earliest).unwrap();
     let mut member = group.join();
-    let mut p = t.publisher();
+    let mut p = t.publisher().unwrap();
     let payload = [7u8; 200];
     let batch = [Record::new(&payload), Record::new(&payload[..8]).key(b"k"), Record::new(b"")];
     // A batch longer than any internal buffer, with every small payload length.

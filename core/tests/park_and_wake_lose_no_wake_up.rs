@@ -26,7 +26,7 @@ fn sleepers_are_always_woken() {
             }
         }
     });
-    let mut p = t.publisher();
+    let mut p = t.publisher().unwrap();
     for i in 0..rounds {
         p.publish(Record::new(&i.to_le_bytes())).unwrap();
         // And now and then the producer pauses long enough for the reader to go to sleep.

@@ -13,7 +13,7 @@ fn topic() -> ringbus::Topic {
 fn block_reader_makes_try_publish_hand_the_event_back() {
     let t = topic();
     let mut sub = t.subscribe(SubscribeOptions::new()).unwrap();
-    let mut p = t.publisher();
+    let mut p = t.publisher().unwrap();
     let mut n = 0u64;
     loop {
         let bytes = n.to_le_bytes();
@@ -44,7 +44,7 @@ fn block_reader_makes_try_publish_hand_the_event_back() {
 fn drop_oldest_reader_is_lapped_and_counts_its_loss() {
     let t = topic();
     let mut slow = t.subscribe(SubscribeOptions::new().policy(SlowConsumerPolicy::DropOldest)).unwrap();
-    let mut p = t.publisher();
+    let mut p = t.publisher().unwrap();
     let total = 1000u64;
     for i in 0..total {
         p.publish(&i.to_le_bytes()).unwrap(); // never blocks: nobody gates
@@ -84,7 +84,7 @@ fn evict_reader_is_removed_after_its_window() {
                 .policy(SlowConsumerPolicy::Evict { after: Duration::from_millis(50) }),
         )
         .unwrap();
-    let mut p = t.publisher();
+    let mut p = t.publisher().unwrap();
     // The ring fills, then publish waits until the reader is evicted and goes on.
     for i in 0..2000u64 {
         p.publish_timeout(&i.to_le_bytes(), Duration::from_secs(10)).unwrap();

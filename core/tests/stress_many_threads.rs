@@ -1,4 +1,4 @@
-//! N producers, M fanout readers and K group members on several partitions, on real threads:
+//! N producers (or one, on a single-producer topic), M fanout readers and K group members on several partitions, on real threads:
 //! every reader gets each producer's events complete, in order within a partition and
 //! byte-identical; the group sees every event exactly once in total. Run for each wait
 //! strategy (threads outnumber this machine's cores).
@@ -10,9 +10,10 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use ringbus::{Bus, EventRef, Record, SlowConsumerPolicy, Start, SubscribeOptions, TopicConfig, WaitStrategy};
+use ringbus::{
+    Bus, EventRef, Producers, Record, SlowConsumerPolicy, Start, SubscribeOptions, TopicConfig, WaitStrategy,
+};
 
-const PRODUCERS: u32 = 3;
 const READERS: usize = 2;
 const MEMBERS: usize = 2;
 const PARTITIONS: u32 = 4;
@@ -57,13 +58,19 @@ fn key_for(producer: u32, seq: u64) -> String {
     format!("p{producer}-k{}", seq % 5)
 }
 
-fn run(wait: WaitStrategy) {
+fn run(wait: WaitStrategy, producers: u32, mode: Producers) {
     let n = events_per_producer();
     let bus = Bus::new();
     let topic = bus
         .create_topic(
             "stress",
-            TopicConfig::new().partitions(PARTITIONS).capacity(1 << 14).max_payload(256).max_key(32).wait(wait),
+            TopicConfig::new()
+                .partitions(PARTITIONS)
+                .capacity(1 << 14)
+                .max_payload(256)
+                .max_key(32)
+                .wait(wait)
+                .producers(mode),
         )
         .unwrap();
     let group = topic.group("workers", Start::Earliest).unwrap();
@@ -79,7 +86,7 @@ fn run(wait: WaitStrategy) {
         handles.push(thread::spawn(move || {
             // (producer, partition) -> last seq; producer -> count
             let mut last: HashMap<(u32, u32), u64> = HashMap::new();
-            let mut count = vec![0u64; PRODUCERS as usize];
+            let mut count = vec![0u64; producers as usize];
             loop {
                 match sub.poll_batch(256, Some(Duration::from_secs(30)), |e| {
                     let (producer, seq) = decode(&e);
@@ -130,9 +137,9 @@ fn run(wait: WaitStrategy) {
             Vec::new()
         }));
     }
-    let producers: Vec<_> = (0..PRODUCERS)
+    let handles_p: Vec<_> = (0..producers)
         .map(|id| {
-            let mut publisher = topic.publisher();
+            let mut publisher = topic.publisher().unwrap();
             thread::spawn(move || {
                 let mut buf = Vec::new();
                 let mut batch_bufs: Vec<Vec<u8>> = (0..8).map(|_| Vec::new()).collect();
@@ -165,16 +172,16 @@ fn run(wait: WaitStrategy) {
             })
         })
         .collect();
-    for p in producers {
+    for p in handles_p {
         p.join().unwrap();
     }
     topic.close();
     for h in handles.into_iter().take(READERS) {
         let count = h.join().unwrap();
-        assert_eq!(count, vec![n; PRODUCERS as usize], "a fanout reader got every event");
+        assert_eq!(count, vec![n; producers as usize], "a fanout reader got every event");
     }
     let (seen, lost) = lossy_handle.join().unwrap();
-    assert_eq!(seen + lost, n * u64::from(PRODUCERS), "the lossy reader saw or counted every event");
+    assert_eq!(seen + lost, n * u64::from(producers), "the lossy reader saw or counted every event");
     let mut all = group_seen.lock().unwrap().clone();
     // members joined in the remaining handles; wait for them via the Arc count
     while Arc::strong_count(&group_seen) > 1 {
@@ -182,25 +189,30 @@ fn run(wait: WaitStrategy) {
         all = group_seen.lock().unwrap().clone();
     }
     all.sort_unstable();
-    let expect: Vec<(u32, u64)> = (0..PRODUCERS).flat_map(|p| (0..n).map(move |s| (p, s))).collect();
+    let expect: Vec<(u32, u64)> = (0..producers).flat_map(|p| (0..n).map(move |s| (p, s))).collect();
     assert_eq!(all.len(), expect.len(), "the group saw every event exactly once");
     assert_eq!(all, expect);
     let stats = topic.stats();
-    assert_eq!(stats.published, n * u64::from(PRODUCERS));
+    assert_eq!(stats.published, n * u64::from(producers));
     assert_eq!(stats.late_wakeups, 0, "every sleeper was woken by what it waited for");
 }
 
 #[test]
 fn stress_park() {
-    run(WaitStrategy::Park);
+    run(WaitStrategy::Park, 3, Producers::Multi);
 }
 
 #[test]
 fn stress_yield() {
-    run(WaitStrategy::Yield);
+    run(WaitStrategy::Yield, 3, Producers::Multi);
 }
 
 #[test]
 fn stress_busy_spin() {
-    run(WaitStrategy::BusySpin);
+    run(WaitStrategy::BusySpin, 3, Producers::Multi);
+}
+
+#[test]
+fn stress_single_producer() {
+    run(WaitStrategy::Park, 1, Producers::Single);
 }

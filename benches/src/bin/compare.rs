@@ -10,6 +10,7 @@
 
 use std::time::{Duration, Instant};
 
+use ringbus::Producers;
 use ringbus_benches::{canary_ns, expected, peers, ringbus_runs, Outcome, Scenario};
 
 /// Peers' ring size in slots; ringbus gets the bytes for about as many events.
@@ -19,6 +20,7 @@ const BATCH: usize = 64;
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum System {
     Ringbus,
+    RingbusSingle,
     Disruptor,
     DisruptorYield,
     Crossbeam,
@@ -31,6 +33,7 @@ impl System {
     fn name(self) -> &'static str {
         match self {
             System::Ringbus => "ringbus",
+            System::RingbusSingle => "ringbus-single",
             System::Disruptor => "disruptor",
             System::DisruptorYield => "disruptor-yield",
             System::Crossbeam => "crossbeam",
@@ -45,6 +48,7 @@ impl System {
         use Scenario::*;
         match self {
             System::Ringbus | System::Disruptor | System::DisruptorYield => true,
+            System::RingbusSingle => scenario != Mpsc,
             System::Crossbeam | System::Kanal => batch == 1 && scenario != Fanout,
             System::Rtrb => scenario == Spsc,
             System::Bus => batch == 1 && scenario == Fanout,
@@ -53,7 +57,8 @@ impl System {
 
     fn run<const P: usize>(self, scenario: Scenario, events: u64, batch: usize) -> Outcome {
         match self {
-            System::Ringbus => ringbus_runs::run::<P>(scenario, events, batch, SLOTS),
+            System::Ringbus => ringbus_runs::run::<P>(scenario, events, batch, SLOTS, Producers::Multi),
+            System::RingbusSingle => ringbus_runs::run::<P>(scenario, events, batch, SLOTS, Producers::Single),
             System::Disruptor => peers::disruptor::<P>(scenario, events, batch, SLOTS, false),
             System::DisruptorYield => peers::disruptor::<P>(scenario, events, batch, SLOTS, true),
             System::Crossbeam => peers::channel::<P>(scenario, events, SLOTS, false),
@@ -64,8 +69,9 @@ impl System {
     }
 }
 
-const ALL: [System; 7] = [
+const ALL: [System; 8] = [
     System::Ringbus,
+    System::RingbusSingle,
     System::Disruptor,
     System::DisruptorYield,
     System::Crossbeam,
@@ -173,7 +179,8 @@ fn main() {
 }
 
 fn print_group(group: &[Row], json: bool) {
-    let best_peer = group.iter().filter(|r| r.system != System::Ringbus).map(|r| r.stats().0).fold(0.0, f64::max);
+    let ours = |s: System| matches!(s, System::Ringbus | System::RingbusSingle);
+    let best_peer = group.iter().filter(|r| !ours(r.system)).map(|r| r.stats().0).fold(0.0, f64::max);
     let first = &group[0];
     if !json {
         println!("\n{} {}B batch {}", first.scenario.name(), first.payload, first.batch);
@@ -181,7 +188,7 @@ fn print_group(group: &[Row], json: bool) {
     }
     for r in group {
         let (median, min, max) = r.stats();
-        let ratio = if r.system == System::Ringbus && best_peer > 0.0 { Some(median / best_peer) } else { None };
+        let ratio = if ours(r.system) && best_peer > 0.0 { Some(median / best_peer) } else { None };
         if json {
             let ratio_field = ratio.map_or(String::new(), |x| format!(",\"ratio_to_best_peer\":{x:.3}"));
             println!(

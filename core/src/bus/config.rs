@@ -16,6 +16,19 @@ pub enum Durability {
     Memory,
 }
 
+/// How many publishers may write to a topic at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Producers {
+    /// Any number of publishers; claims take one compare-and-swap each. The default.
+    #[default]
+    Multi,
+    /// One publisher at a time ([`Topic::publisher`](crate::Topic::publisher) fails with
+    /// [`Error::PublisherExists`] while one is alive). Claims and commits are plain stores, with
+    /// no locked instruction or fence on the publish path.
+    Single,
+}
+
 /// Where the bus takes timestamps for records that carry none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -47,6 +60,8 @@ pub struct TopicConfig {
     pub durability: Durability,
     /// Clock for records without a timestamp (default [`TimestampSource::Coarse`]).
     pub timestamps: TimestampSource,
+    /// Publishers allowed at once (default [`Producers::Multi`]).
+    pub producers: Producers,
 }
 
 impl Default for TopicConfig {
@@ -59,6 +74,7 @@ impl Default for TopicConfig {
             wait: WaitStrategy::Park,
             durability: Durability::Memory,
             timestamps: TimestampSource::Coarse,
+            producers: Producers::Multi,
         }
     }
 }
@@ -108,6 +124,12 @@ impl TopicConfig {
     /// Sets the timestamp source.
     pub fn timestamps(mut self, source: TimestampSource) -> Self {
         self.timestamps = source;
+        self
+    }
+
+    /// Sets how many publishers may write at once.
+    pub fn producers(mut self, producers: Producers) -> Self {
+        self.producers = producers;
         self
     }
 

@@ -26,6 +26,8 @@ pub enum Error {
     },
     /// A topic with this name already exists on the bus.
     TopicExists(String),
+    /// The topic allows one publisher at a time (`Producers::Single`) and one is alive.
+    PublisherExists(String),
     /// The payload is larger than the topic's `max_payload`.
     PayloadTooLarge {
         /// Payload length in bytes.
@@ -94,6 +96,9 @@ impl fmt::Display for Error {
             Error::InvalidName { name, reason } => write!(f, "invalid name {name:?}: {reason}"),
             Error::InvalidConfig { field, reason } => write!(f, "invalid {field}: {reason}"),
             Error::TopicExists(name) => write!(f, "topic {name:?} already exists"),
+            Error::PublisherExists(name) => {
+                write!(f, "topic {name:?} allows one publisher at a time and one is alive")
+            }
             Error::PayloadTooLarge { len, max } => {
                 write!(f, "payload of {len} bytes exceeds the topic's maximum of {max} bytes")
             }

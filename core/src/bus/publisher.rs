@@ -7,6 +7,7 @@ use crossbeam_utils::CachePadded;
 use std::time::{Duration, Instant};
 
 use super::clock;
+use super::config::Producers;
 use super::error::{Error, TryPublishError};
 use super::record::{partition_for_key, Receipt, Record};
 use super::stats::PublisherCounters;
@@ -39,7 +40,12 @@ pub struct Publisher {
 }
 
 impl Publisher {
-    pub(crate) fn new(topic: Arc<TopicInner>) -> Self {
+    pub(crate) fn new(topic: Arc<TopicInner>) -> Result<Self, Error> {
+        if topic.config.producers == Producers::Single
+            && topic.exclusive.swap(true, std::sync::atomic::Ordering::Acquire)
+        {
+            return Err(Error::PublisherExists(topic.name.clone()));
+        }
         let n = topic.partitions() as usize;
         let counters = Arc::new(PublisherCounters::new(n));
         let home = {
@@ -49,7 +55,7 @@ impl Publisher {
             reg.next_home = (home + 1) % topic.partitions();
             home
         };
-        Self { topic, counters, limits: (0..n).map(|_| CachePadded::new(0)).collect(), home }
+        Ok(Self { topic, counters, limits: (0..n).map(|_| CachePadded::new(0)).collect(), home })
     }
 
     /// The partition this publisher's unkeyed records go to.
@@ -301,6 +307,11 @@ impl Drop for Publisher {
             r.1 += self.counters.full_waits[i].get();
         }
         reg.publishers.retain(|w| !std::ptr::eq(w.as_ptr(), Arc::as_ptr(&self.counters)));
+        drop(reg);
+        if self.topic.config.producers == Producers::Single {
+            // Release: the next publisher sees every store this one made to the rings.
+            self.topic.exclusive.store(false, std::sync::atomic::Ordering::Release);
+        }
     }
 }
 

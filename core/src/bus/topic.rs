@@ -22,6 +22,8 @@ pub(crate) struct TopicInner {
     pub(crate) config: TopicConfig,
     pub(crate) rings: Box<[Ring]>,
     pub(crate) readable: Arc<Notifier>,
+    /// `Producers::Single`: a publisher is alive.
+    pub(crate) exclusive: std::sync::atomic::AtomicBool,
     pub(crate) registry: crossbeam_utils::CachePadded<Mutex<Registry>>,
 }
 
@@ -40,10 +42,19 @@ pub(crate) struct Registry {
 impl TopicInner {
     pub(crate) fn new(name: String, config: TopicConfig) -> Self {
         let readable = Arc::new(Notifier::new());
-        let rings =
-            (0..config.partitions).map(|_| Ring::new(config.capacity, config.max_frame(), readable.clone())).collect();
+        let single = config.producers == super::config::Producers::Single;
+        let rings = (0..config.partitions)
+            .map(|_| Ring::new(config.capacity, config.max_frame(), single, readable.clone()))
+            .collect();
         let registry = Registry { retired: vec![(0, 0); config.partitions as usize], ..Registry::default() };
-        Self { name, config, rings, readable, registry: crossbeam_utils::CachePadded::new(Mutex::new(registry)) }
+        Self {
+            name,
+            config,
+            rings,
+            readable,
+            registry: crossbeam_utils::CachePadded::new(Mutex::new(registry)),
+            exclusive: std::sync::atomic::AtomicBool::new(false),
+        }
     }
 
     pub(crate) fn partitions(&self) -> u32 {
@@ -168,7 +179,10 @@ impl Topic {
     /// A new publisher. Publishers are cheap; make one per producing thread (publishing takes
     /// `&mut self`). Unkeyed records from one publisher all go to one partition, chosen
     /// round-robin when the publisher is created, so they stay in order.
-    pub fn publisher(&self) -> Publisher {
+    ///
+    /// Errors: [`Error::PublisherExists`] on a `Producers::Single` topic while another
+    /// publisher of it is alive.
+    pub fn publisher(&self) -> Result<Publisher, Error> {
         Publisher::new(self.inner.clone())
     }
 

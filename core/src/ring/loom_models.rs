@@ -16,7 +16,7 @@ use crate::sync::{Arc, Mutex, Ordering};
 const CAP: usize = 64;
 
 fn ring() -> Arc<Ring> {
-    Arc::new(Ring::new(CAP, HEADER_LEN + 8, Arc::new(Notifier::new())))
+    Arc::new(Ring::new(CAP, HEADER_LEN + 8, false, Arc::new(Notifier::new())))
 }
 
 /// Publishes one event with `payload` (at most 8 bytes), parking while the ring is full.
@@ -131,7 +131,7 @@ fn publish_batch(ring: &Ring, n: usize) {
 #[test]
 fn commit_frontier_strands_no_frame() {
     loom::model(|| {
-        let ring = Arc::new(Ring::new(128, HEADER_LEN + 8, Arc::new(Notifier::new())));
+        let ring = Arc::new(Ring::new(128, HEADER_LEN + 8, false, Arc::new(Notifier::new())));
         let producers: Vec<_> = [2, 1]
             .into_iter()
             .map(|n| {
@@ -147,6 +147,51 @@ fn commit_frontier_strands_no_frame() {
             p.join().unwrap();
         }
         assert_eq!(ring.committed(), 72);
+    });
+}
+
+/// Closing a single-producer ring while its publisher claims with plain stores: the reader
+/// gets exactly the events whose publish succeeded, then sees the ring drained (a claim that
+/// missed the close and was not waited for would be lost, or the reader would sleep forever).
+#[test]
+fn single_producer_close_loses_no_acknowledged_event() {
+    loom::model(|| {
+        let ring = Arc::new(Ring::new(CAP, HEADER_LEN + 8, true, Arc::new(Notifier::new())));
+        let r = ring.clone();
+        let producer = thread::spawn(move || {
+            let mut limit = 0;
+            let mut acked = 0u8;
+            for i in 0..2u8 {
+                let Ok((start, position)) = r.try_claim(32, &mut limit) else { break };
+                // SAFETY: claimed just above, not committed.
+                unsafe {
+                    r.write_header(position, 0, 0);
+                    r.write_body(position, HEADER_LEN, &[i; 8]);
+                }
+                r.commit(position, 32);
+                r.publish(start, position + 32);
+                acked += 1;
+            }
+            acked
+        });
+        let r = ring.clone();
+        let closer = thread::spawn(move || r.close());
+        let mut position = 0;
+        let mut got = 0u8;
+        loop {
+            if let Some(p) = read_gated(&ring, &mut position) {
+                assert_eq!(p, [got; 8]);
+                got += 1;
+                continue;
+            }
+            if ring.drained_at(position) {
+                break;
+            }
+            let at = position;
+            ring.readable.park_until(|| at < ring.committed() || ring.drained_at(at), None);
+        }
+        closer.join().unwrap();
+        assert_eq!(got, producer.join().unwrap());
     });
 }
 

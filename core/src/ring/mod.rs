@@ -34,7 +34,10 @@ mod loom_models;
 
 use std::time::{Duration, Instant};
 
-use crate::sync::{atomic_fence, init_fences, Arc, AtomicBool, AtomicU64, CachePadded, Mutex, Ordering, RingMemory};
+use crate::sync::{
+    atomic_fence, heavy_fence, init_fences, light_fence, Arc, AtomicBool, AtomicU64, CachePadded, Mutex, Ordering,
+    RingMemory,
+};
 use frame::{align, commit_word, decode_word0, Word0, HEADER_LEN, PADDING};
 use group::GroupCursor;
 use notify::Notifier;
@@ -179,9 +182,16 @@ pub(crate) struct Ring {
     intent: CachePadded<AtomicU64>,
     /// Mirror of the cleaner's `earliest` for lock-free hints (stats).
     earliest: AtomicU64,
-    /// Set after the closed bit in `tail`: lets waiting readers check for close without
-    /// reading the tail's cache line, which producers write on every claim.
+    /// Set first by `close`: single-producer claims check it.
+    closing: AtomicBool,
+    /// Set last by `close`, once no claim can start any more: readers check it (off the tail's
+    /// cache line, which producers write on every claim).
     closed: AtomicBool,
+    /// One publisher at a time: claims are plain stores, and close is a handshake.
+    single: bool,
+    /// Single-producer rings: the publisher is between the start of a claim and its `publish`.
+    /// Written by the publisher only.
+    active: CachePadded<AtomicBool>,
     cleaner: Mutex<Cleaner>,
     /// Producers waiting for space.
     pub(crate) writable: Notifier,
@@ -192,7 +202,7 @@ pub(crate) struct Ring {
 impl Ring {
     /// A ring of `capacity` bytes (a power of two, at least 64) whose event frames are at most
     /// `max_frame` bytes (at most `capacity / 2`), waking readers through `readable`.
-    pub(crate) fn new(capacity: usize, max_frame: usize, readable: Arc<Notifier>) -> Self {
+    pub(crate) fn new(capacity: usize, max_frame: usize, single: bool, readable: Arc<Notifier>) -> Self {
         debug_assert!(capacity.is_power_of_two() && capacity >= 64);
         debug_assert!(align(max_frame) <= capacity / 2 && max_frame >= HEADER_LEN);
         init_fences();
@@ -208,7 +218,10 @@ impl Ring {
             limit: CachePadded::new(AtomicU64::new(cap)),
             intent: CachePadded::new(AtomicU64::new(cap)),
             earliest: AtomicU64::new(0),
+            closing: AtomicBool::new(false),
             closed: AtomicBool::new(false),
+            single,
+            active: CachePadded::new(AtomicBool::new(false)),
             cleaner: Mutex::new(Cleaner {
                 earliest: 0,
                 events_before: 0,
@@ -258,17 +271,36 @@ impl Ring {
     }
 
     /// Whether a reader at `position` has read everything the ring will ever hold: the ring is
-    /// closed and `position` is its final tail. Reads the tail's line only once closed.
+    /// closed, no single-producer claim is in progress, and `position` is the final tail.
+    /// Reads the tail's line only once closed.
     #[inline]
     pub(crate) fn drained_at(&self, position: u64) -> bool {
-        self.is_closed() && position >= self.tail()
+        if !self.is_closed() {
+            return false;
+        }
+        // Pairs with the fences of `close` and of a single-producer claim (see `close`); rare.
+        atomic_fence(Ordering::SeqCst);
+        // Acquire on `active` going false: the claim's tail store is visible below.
+        !self.active.load(Ordering::Acquire) && position >= self.tail()
     }
 
     /// Closes the ring: claims fail from now on; frames already claimed may still commit.
-    /// Setting the bit in the tail word itself makes close and claims totally ordered: a claim
-    /// either succeeded before (readers will see it below the closed tail) or fails.
+    ///
+    /// Multi-producer: setting the bit in the tail word itself makes close and claims totally
+    /// ordered: a claim either succeeded before (readers will see it below the closed tail) or
+    /// fails. Single-producer: the claim sets `active`, light fence, checks `closing`; close
+    /// sets `closing`, heavy fence, then `closed`. So when `closed` is visible, a claim that
+    /// missed `closing` has made `active` visible, and readers wait for it (`drained_at`).
     pub(crate) fn close(&self) {
-        self.tail.fetch_or(CLOSED, Ordering::AcqRel);
+        if self.single {
+            self.closing.store(true, Ordering::Relaxed);
+            // The heavy side of the claim's light fence. (Under loom both are SeqCst fences and
+            // the reader's fence in `drained_at` would do; with membarrier the claim's side is a
+            // compiler fence, which only a membarrier pairs with.)
+            heavy_fence();
+        } else {
+            self.tail.fetch_or(CLOSED, Ordering::AcqRel);
+        }
         self.closed.store(true, Ordering::Release);
         self.writable.wake_all();
         self.readable.wake_all();
@@ -283,6 +315,9 @@ impl Ring {
     #[inline]
     pub(crate) fn try_claim(&self, bytes: usize, cached_limit: &mut u64) -> Result<(u64, u64), ClaimError> {
         debug_assert!(bytes % 8 == 0 && bytes > 0 && bytes as u64 <= self.capacity / 2);
+        if self.single {
+            return self.try_claim_single(bytes as u64, cached_limit);
+        }
         let bytes = bytes as u64;
         let mut tail = self.tail.load(Ordering::Relaxed);
         loop {
@@ -316,6 +351,48 @@ impl Ring {
                 Err(now) => tail = now,
             }
         }
+    }
+
+    /// [`Ring::try_claim`] for a single-producer ring: plain stores, no locked instruction.
+    #[inline]
+    fn try_claim_single(&self, bytes: u64, cached_limit: &mut u64) -> Result<(u64, u64), ClaimError> {
+        // The close handshake's light side: announce the claim, then look for a close.
+        self.active.store(true, Ordering::Relaxed);
+        light_fence();
+        if self.closing.load(Ordering::Relaxed) {
+            self.end_single_section();
+            return Err(ClaimError::Closed);
+        }
+        // Only this publisher writes the tail of a single-producer ring.
+        let tail = self.tail.load(Ordering::Relaxed);
+        let room_to_end = self.capacity - (tail & self.mask);
+        let pad = if bytes > room_to_end { room_to_end } else { 0 };
+        let end = tail + pad + bytes;
+        if end > *cached_limit {
+            *cached_limit = self.limit();
+            if end > *cached_limit {
+                *cached_limit = self.advance(end);
+                if end > *cached_limit {
+                    self.end_single_section();
+                    return Err(ClaimError::Full);
+                }
+            }
+        }
+        // Release: as for the multi-producer CAS (readers and the cleaner see the zeroing).
+        self.tail.store(end, Ordering::Release);
+        atomic_fence(Ordering::Release);
+        if pad != 0 {
+            self.commit_raw(tail, pad as u32 | PADDING);
+        }
+        Ok((tail, tail + pad))
+    }
+
+    /// Leaves a single-producer claim section that claimed nothing. A reader of a closed ring
+    /// may be asleep waiting for `active` to drop (`drained_at`), so wake it.
+    #[cold]
+    fn end_single_section(&self) {
+        self.active.store(false, Ordering::Release);
+        self.readable.notify();
     }
 
     /// Writes the header words 1 and 2 of the frame at `position`. (The rest of a claimed frame
@@ -389,6 +466,13 @@ impl Ring {
     /// stranded behind the frontier (loom: `multi_producer_claim_commit_and_padding_at_the_wrap`).
     #[inline]
     pub(crate) fn publish(&self, start: u64, end: u64) {
+        if self.single {
+            // Nobody else commits: the frontier is simply our end (Release publishes the frames).
+            self.committed.store(end, Ordering::Release);
+            self.active.store(false, Ordering::Release);
+            self.readable.notify();
+            return;
+        }
         atomic_fence(Ordering::SeqCst);
         let mut c = self.committed.load(Ordering::Acquire);
         if c < start || c >= end {
