@@ -66,3 +66,8 @@ pub use bus::{
     Bus,
 };
 pub use ring::wait::WaitStrategy;
+
+/// The README's examples, compiled and run as doc tests so they cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
