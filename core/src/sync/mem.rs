@@ -35,7 +35,7 @@ unsafe impl Send for RingMemory {}
 #[cfg(not(loom))]
 unsafe impl Sync for RingMemory {}
 
-/// Copies `n <= 32` bytes from `from` to `dst` with at most two loads and two stores of one
+/// Copies `n <= 64` bytes from `from` to `dst` with at most two loads and two stores of one
 /// width (the two may overlap: both write the same source bytes).
 ///
 /// # Safety
@@ -57,10 +57,11 @@ unsafe fn small_copy(from: *const u8, dst: *mut u8, n: usize) {
             dst.add(n - w).cast::<T>().write_unaligned(b);
         }
     }
-    debug_assert!(n <= 32);
+    debug_assert!(n <= 64);
     // SAFETY: each arm's width satisfies `ends`' bounds for its range of n.
     unsafe {
         match n {
+            33..=64 => ends::<[u128; 2]>(from, dst, n),
             16..=32 => ends::<u128>(from, dst, n),
             8..=15 => ends::<u64>(from, dst, n),
             4..=7 => ends::<u32>(from, dst, n),
@@ -146,7 +147,7 @@ impl RingMemory {
         unsafe {
             let dst = self.ptr.as_ptr().cast::<u8>().add(index);
             let (from, n) = (src.as_ptr(), src.len());
-            if n <= 32 {
+            if n <= 64 {
                 // Small events are the common case; a memcpy call costs more than the copy.
                 // Two possibly overlapping moves of the widest size that fits, no loop (LLVM
                 // turns a copy loop back into a memcpy call).
