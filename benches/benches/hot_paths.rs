@@ -66,7 +66,7 @@ fn hot_paths(c: &mut Criterion) {
             for i in 0..BATCH {
                 let mut claim = p.claim(8).unwrap();
                 claim.copy_from_slice(&(i as u64).to_le_bytes());
-                claim.commit();
+                claim.commit().expect("commit");
             }
             assert_eq!(drain(&mut sub), BATCH as u64);
         });

@@ -46,6 +46,8 @@
 
 #[cfg(not(loom))]
 mod bus;
+#[cfg(not(loom))]
+mod log;
 mod ring;
 mod sync;
 
@@ -60,11 +62,13 @@ pub use bus::{
     group::{Group, Member},
     publisher::{Claim, Publisher},
     record::{key_hash, partition_for_key, Receipt, Record},
-    stats::{PartitionStats, ReaderKind, ReaderStats, TopicStats},
+    stats::{LogStats, PartitionStats, ReaderKind, ReaderStats, TopicStats},
     subscription::{Iter, Subscription},
     topic::Topic,
     Bus,
 };
+#[cfg(not(loom))]
+pub use log::io::IoChoice;
 pub use ring::wait::WaitStrategy;
 
 /// The README's examples, compiled and run as doc tests so they cannot go stale.

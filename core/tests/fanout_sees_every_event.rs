@@ -107,7 +107,7 @@ fn zero_copy_claim_and_empty_payloads() {
     let mut claim = p.claim(5).unwrap();
     assert_eq!(&claim[..], &[0; 5]);
     claim.copy_from_slice(b"hello");
-    let receipt = claim.commit();
+    let receipt = claim.commit().unwrap();
     {
         let abandoned = p.claim(100).unwrap();
         drop(abandoned); // becomes padding that readers skip
@@ -115,7 +115,7 @@ fn zero_copy_claim_and_empty_payloads() {
     p.publish(b"").unwrap();
     let mut keyed = p.claim_record(Record::new(&[]).key(b"k").timestamp(42), 3, None).unwrap();
     keyed.copy_from_slice(b"abc");
-    keyed.commit();
+    keyed.commit().unwrap();
 
     let e = sub.try_poll().unwrap().unwrap();
     assert_eq!((e.payload, e.offset), (&b"hello"[..], receipt.offset));

@@ -62,7 +62,7 @@ fn publish_and_poll_do_not_allocate() {
         }
         let mut claim = p.claim(16).unwrap();
         claim[0] = 1;
-        claim.commit();
+        claim.commit().expect("commit");
         seen += block.poll_batch(64, Some(Duration::ZERO), |e| assert!(e.payload.len() <= 200)).unwrap();
         while let Some(e) = block.try_poll().unwrap() {
             seen += usize::from(e.payload.len() <= 200);

@@ -161,7 +161,7 @@ fn run(wait: WaitStrategy, producers: u32, mode: Producers) {
                         let mut claim =
                             publisher.claim_record(Record::new(&[]).key(key.as_bytes()), buf.len(), None).unwrap();
                         claim.copy_from_slice(&buf);
-                        claim.commit();
+                        claim.commit().expect("commit");
                         seq += 1;
                     } else {
                         encode(id, seq, &mut buf);

@@ -7,13 +7,35 @@ use super::error::Error;
 use crate::ring::frame::{align, HEADER_LEN, MAX_KEY_LEN};
 use crate::ring::wait::WaitStrategy;
 
-/// Where events live.
+/// Where events live, and when a publish is acknowledged.
+///
+/// Persisted topics (`Async`, `Sync`) need a bus opened on a data directory
+/// ([`Bus::open`](crate::Bus::open)); their events are written to segment files by the bus's
+/// persister and survive restarts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Durability {
     /// In memory only: events live in the partition rings and are gone when the bus is.
     #[default]
     Memory,
+    /// Written behind: `publish` returns once the event is in the ring; the persister writes
+    /// it to its segment soon after and fsyncs at least every `max_delay`. A crash loses at
+    /// most what was published in the last `max_delay` (plus the write in flight).
+    Async {
+        /// Longest time written data waits for its fsync.
+        max_delay: Duration,
+    },
+    /// Acknowledged only when durable: `publish` (and `publish_batch`, and a claim's `commit`)
+    /// returns once the fsync covering the event has completed. Concurrent publishers share
+    /// fsyncs (group commit).
+    Sync,
+}
+
+impl Durability {
+    /// Whether events are written to disk.
+    pub fn is_persisted(&self) -> bool {
+        !matches!(self, Durability::Memory)
+    }
 }
 
 /// How many publishers may write to a topic at once.
@@ -62,6 +84,9 @@ pub struct TopicConfig {
     pub timestamps: TimestampSource,
     /// Publishers allowed at once (default [`Producers::Multi`]).
     pub producers: Producers,
+    /// Persisted topics: largest segment file, header included (default 64 MiB; at least the
+    /// ring capacity plus 64 bytes, at most 1 TiB). Segments are preallocated to this size.
+    pub segment_bytes: u64,
 }
 
 impl Default for TopicConfig {
@@ -75,6 +100,7 @@ impl Default for TopicConfig {
             durability: Durability::Memory,
             timestamps: TimestampSource::Coarse,
             producers: Producers::Multi,
+            segment_bytes: 64 << 20,
         }
     }
 }
@@ -133,6 +159,12 @@ impl TopicConfig {
         self
     }
 
+    /// Sets the largest segment file size (persisted topics).
+    pub fn segment_bytes(mut self, bytes: u64) -> Self {
+        self.segment_bytes = bytes;
+        self
+    }
+
     /// The largest unaligned event frame these settings allow.
     pub(crate) fn max_frame(&self) -> usize {
         HEADER_LEN + self.max_key + self.max_payload
@@ -149,6 +181,22 @@ impl TopicConfig {
         }
         if self.max_key > MAX_KEY_LEN {
             return bad("max_key", format!("{} bytes is above the frame format's limit of 65535", self.max_key));
+        }
+        let persisted = self.durability.is_persisted();
+        if persisted && (self.segment_bytes < self.capacity as u64 + 64 || self.segment_bytes > 1 << 40) {
+            return bad(
+                "segment_bytes",
+                format!(
+                    "{} bytes is not between the ring capacity plus 64 ({}) and 1 TiB",
+                    self.segment_bytes,
+                    self.capacity as u64 + 64
+                ),
+            );
+        }
+        if let Durability::Async { max_delay } = self.durability {
+            if max_delay.is_zero() || max_delay > Duration::from_secs(3600) {
+                return bad("durability", format!("Async max_delay {max_delay:?} is not in (0, 1 hour]"));
+            }
         }
         if align(self.max_frame()) > self.capacity / 2 {
             return bad(

@@ -88,6 +88,48 @@ pub enum Error {
     },
     /// An `Evict` reader held producers back longer than its policy allows and was removed.
     Evicted,
+    /// Another bus (in this or another process) has the data directory open.
+    Locked {
+        /// The data directory.
+        dir: String,
+    },
+    /// A file operation on the data directory failed.
+    Io {
+        /// What was being done, with the path.
+        context: String,
+        /// The operating system's message.
+        message: String,
+        /// The `io::ErrorKind`, for matching.
+        kind: std::io::ErrorKind,
+    },
+    /// A segment is damaged before the point where its data was known durable (or a sealed
+    /// segment is damaged anywhere): the partition is not opened, nothing is truncated.
+    CorruptLog {
+        /// The segment file.
+        segment: String,
+        /// Log position (offset) of the damage.
+        position: u64,
+        /// What is wrong there.
+        reason: String,
+    },
+    /// A write or fsync of this partition failed earlier; the partition accepts nothing more
+    /// until the bus is reopened (nothing after the failure was acknowledged).
+    Poisoned {
+        /// Partition.
+        partition: u32,
+        /// The failure.
+        reason: String,
+    },
+    /// The operation needs a persisted topic (`Durability::Async` or `Sync` on a bus opened with
+    /// `Bus::open`).
+    NotPersisted(String),
+}
+
+impl Error {
+    /// An [`Error::Io`] from an `io::Error` and what was being done.
+    pub(crate) fn io(context: impl Into<String>, e: &std::io::Error) -> Self {
+        Error::Io { context: context.into(), message: e.to_string(), kind: e.kind() }
+    }
 }
 
 impl fmt::Display for Error {
@@ -121,6 +163,15 @@ impl fmt::Display for Error {
                 write!(f, "reader fell behind on partition {partition} and lost {lost} events")
             }
             Error::Evicted => f.write_str("reader was evicted for holding producers back"),
+            Error::Locked { dir } => write!(f, "data directory {dir} is in use by another bus (its LOCK file is held)"),
+            Error::Io { context, message, .. } => write!(f, "{context}: {message}"),
+            Error::CorruptLog { segment, position, reason } => {
+                write!(f, "corrupt log segment {segment} at offset {position}: {reason}")
+            }
+            Error::Poisoned { partition, reason } => {
+                write!(f, "partition {partition} stopped accepting events after a failed write: {reason}")
+            }
+            Error::NotPersisted(what) => write!(f, "{what} needs a persisted topic"),
         }
     }
 }

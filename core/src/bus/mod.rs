@@ -15,7 +15,10 @@ pub(crate) mod subscription;
 pub(crate) mod topic;
 
 use std::collections::HashMap;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::Path;
 use std::sync::Arc;
+use std::thread::JoinHandle;
 
 use parking_lot::Mutex;
 
@@ -23,12 +26,50 @@ use config::{validate_name, TopicConfig};
 use error::Error;
 use topic::{Topic, TopicInner};
 
+use crate::log::io::IoChoice;
+use crate::log::DataDir;
+
 /// The event bus: owns topics. Cheap to clone (every clone is the same bus), `Send + Sync`.
 ///
-/// `Bus::new()` is in memory only; persisted topics arrive with `Bus::open(dir)`.
+/// `Bus::new()` is in memory only. [`Bus::open`] opens a data directory: it restores every
+/// persisted topic found there and can create persisted topics (`Durability::Async` or
+/// `Sync`). When the last clone of an opened bus is dropped (or [`Bus::close`] is called), its
+/// persisted topics are closed and their persisters write and fsync everything published.
 #[derive(Debug, Clone, Default)]
 pub struct Bus {
     topics: Arc<Mutex<HashMap<String, Topic>>>,
+    data: Option<Arc<BusData>>,
+}
+
+/// An opened data directory and the persisters of its topics.
+#[derive(Debug)]
+struct BusData {
+    dir: DataDir,
+    io: IoChoice,
+    /// Persisted topics and their persister threads.
+    persisted: Mutex<Vec<Persisted>>,
+}
+
+/// A persisted topic and its persister thread (taken when joined).
+type Persisted = (Arc<TopicInner>, Option<JoinHandle<()>>);
+
+impl BusData {
+    /// Closes every persisted topic and waits for its persister to finish.
+    fn shut_down(&self) {
+        let mut persisted = self.persisted.lock();
+        for (topic, handle) in persisted.iter_mut() {
+            topic.close();
+            if let Some(h) = handle.take() {
+                let _ = h.join();
+            }
+        }
+    }
+}
+
+impl Drop for BusData {
+    fn drop(&mut self) {
+        self.shut_down();
+    }
 }
 
 impl Bus {
@@ -37,19 +78,85 @@ impl Bus {
         Self::default()
     }
 
-    /// Creates topic `name`. Allocates and pre-faults `partitions * capacity` bytes of rings.
+    /// Opens the data directory `dir` (creating it if missing), locks it against other buses,
+    /// and restores every topic persisted there: its partitions, configuration and next
+    /// offsets. Each partition's log is checked on the way (see FORMAT.md: recovery): a torn
+    /// tail left by a crash is cut off; damage before the durable point is an error.
     ///
-    /// Errors: [`Error::InvalidName`], [`Error::InvalidConfig`], [`Error::TopicExists`].
+    /// The persister writes with io_uring, or with `pwrite`/`fdatasync` where io_uring is
+    /// unavailable or `RINGBUS_IO=std` is set; [`Bus::io_backend`] says which.
+    ///
+    /// Errors: [`Error::Locked`] (another bus has the directory open), [`Error::Io`],
+    /// [`Error::CorruptLog`].
+    pub fn open(dir: impl AsRef<Path>) -> Result<Self, Error> {
+        let dir = dir.as_ref();
+        let data_dir = DataDir::open(dir)?;
+        let io = crate::log::io::choose().map_err(|e| Error::io("choosing the I/O backend", &e))?;
+        let data = Arc::new(BusData { dir: data_dir, io, persisted: Mutex::new(Vec::new()) });
+        let bus = Self { topics: Arc::default(), data: Some(data.clone()) };
+        for name in data.dir.topic_names()? {
+            let config = crate::log::read_topic_conf(&data.dir.path.join(&name))?;
+            bus.start_persisted(&data, &name, config)?;
+        }
+        Ok(bus)
+    }
+
+    /// The data directory, for a bus made by [`Bus::open`].
+    pub fn data_dir(&self) -> Option<&Path> {
+        self.data.as_ref().map(|d| d.dir.path.as_path())
+    }
+
+    /// The persisters' I/O backend and why it was chosen, for a bus made by [`Bus::open`].
+    pub fn io_backend(&self) -> Option<IoChoice> {
+        self.data.as_ref().map(|d| d.io.clone())
+    }
+
+    fn start_persisted(&self, data: &BusData, name: &str, config: TopicConfig) -> Result<Topic, Error> {
+        let (inner, handle) = crate::log::open_topic(&data.dir.path, name, config, &data.io)?;
+        data.persisted.lock().push((inner.clone(), Some(handle)));
+        let topic = Topic { inner };
+        self.topics.lock().insert(name.to_owned(), topic.clone());
+        Ok(topic)
+    }
+
+    /// Creates topic `name`. Allocates and pre-faults `partitions * capacity` bytes of rings.
+    /// A persisted topic (`Durability::Async` or `Sync`) also gets its directory, configuration
+    /// file and first segments, and a persister thread.
+    ///
+    /// Errors: [`Error::InvalidName`], [`Error::InvalidConfig`], [`Error::TopicExists`],
+    /// [`Error::NotPersisted`] (a persisted topic on a bus made by `Bus::new`), [`Error::Io`].
     pub fn create_topic(&self, name: &str, config: TopicConfig) -> Result<Topic, Error> {
         validate_name(name)?;
         config.validate()?;
-        let mut topics = self.topics.lock();
-        if topics.contains_key(name) {
+        if !config.durability.is_persisted() {
+            let mut topics = self.topics.lock();
+            if topics.contains_key(name) {
+                return Err(Error::TopicExists(name.to_owned()));
+            }
+            let topic = Topic { inner: Arc::new(TopicInner::new(name.to_owned(), config)) };
+            topics.insert(name.to_owned(), topic.clone());
+            return Ok(topic);
+        }
+        let Some(data) = &self.data else {
+            return Err(Error::NotPersisted(format!(
+                "topic {name:?} with {:?} durability (open the bus with Bus::open(dir))",
+                config.durability
+            )));
+        };
+        // Holding the map's lock keeps two creators of one name apart.
+        let topics = self.topics.lock();
+        let topic_dir = data.dir.path.join(name);
+        if topics.contains_key(name) || topic_dir.exists() {
             return Err(Error::TopicExists(name.to_owned()));
         }
-        let topic = Topic { inner: Arc::new(TopicInner::new(name.to_owned(), config)) };
-        topics.insert(name.to_owned(), topic.clone());
-        Ok(topic)
+        std::fs::DirBuilder::new()
+            .mode(crate::log::DIR_MODE)
+            .create(&topic_dir)
+            .map_err(|e| Error::io(format!("creating {}", topic_dir.display()), &e))?;
+        crate::log::write_topic_conf(&topic_dir, &config)?;
+        crate::log::sync_dir(&data.dir.path)?;
+        drop(topics);
+        self.start_persisted(data, name, config)
     }
 
     /// The topic called `name`, if it exists.
@@ -65,10 +172,14 @@ impl Bus {
     }
 
     /// Closes every topic (see [`Topic::close`]): publishing stops, readers drain what was
-    /// published and then get [`Error::Closed`]. The topics stay listed.
+    /// published and then get [`Error::Closed`]. The topics stay listed. On an opened bus this
+    /// also waits until the persisters have written and fsynced everything published.
     pub fn close(&self) {
         for topic in self.topics.lock().values() {
             topic.close();
+        }
+        if let Some(data) = &self.data {
+            data.shut_down();
         }
     }
 }

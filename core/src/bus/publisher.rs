@@ -7,7 +7,7 @@ use crossbeam_utils::CachePadded;
 use std::time::{Duration, Instant};
 
 use super::clock;
-use super::config::Producers;
+use super::config::{Durability, Producers};
 use super::error::{Error, TryPublishError};
 use super::record::{partition_for_key, Receipt, Record};
 use super::stats::PublisherCounters;
@@ -37,6 +37,8 @@ pub struct Publisher {
     /// cache line with a reader's state.
     limits: Box<[CachePadded<u64>]>,
     home: u32,
+    /// The topic is `Durability::Sync`: publishing waits for the fsync.
+    sync: bool,
 }
 
 impl Publisher {
@@ -55,7 +57,8 @@ impl Publisher {
             reg.next_home = (home + 1) % topic.partitions();
             home
         };
-        Ok(Self { topic, counters, limits: (0..n).map(|_| CachePadded::new(0)).collect(), home })
+        let sync = topic.config.durability == Durability::Sync;
+        Ok(Self { topic, counters, limits: (0..n).map(|_| CachePadded::new(0)).collect(), home, sync })
     }
 
     /// The partition this publisher's unkeyed records go to.
@@ -64,10 +67,11 @@ impl Publisher {
     }
 
     /// Publishes one record, waiting (by the topic's wait strategy) while the partition's ring
-    /// is full. Returns where it landed.
+    /// is full. Returns where it landed. On a `Durability::Sync` topic it returns once the
+    /// event is durable (fsynced).
     ///
     /// Errors: [`Error::Closed`], [`Error::PayloadTooLarge`], [`Error::KeyTooLarge`],
-    /// [`Error::NoSuchPartition`].
+    /// [`Error::NoSuchPartition`], [`Error::Poisoned`] (persisted topics: a write failed).
     #[inline]
     pub fn publish<'a>(&mut self, record: impl Into<Record<'a>>) -> Result<Receipt, Error> {
         self.publish_one(&record.into(), Wait::Until(None))
@@ -94,7 +98,8 @@ impl Publisher {
     /// Publishes every record, in order, waiting for space as needed. Consecutive records for
     /// the same partition are claimed together (one atomic operation, one clock read and one
     /// wake-up check per run). All records are checked before any is published. Returns the
-    /// number published (all of them).
+    /// number published (all of them). On a `Durability::Sync` topic it returns once all of
+    /// them are durable (one fsync covers the batch).
     pub fn publish_batch(&mut self, records: &[Record<'_>]) -> Result<usize, Error> {
         self.publish_many(records, None)
     }
@@ -171,13 +176,13 @@ impl Publisher {
         let ring = &self.topic.rings[p];
         match ring.try_claim(bytes, &mut self.limits[p]) {
             Ok(claimed) => Ok(claimed),
-            Err(ClaimError::Closed) => Err(Error::Closed),
+            Err(ClaimError::Closed) => Err(self.topic.closed_error(partition)),
             Err(ClaimError::Full) => {
                 self.counters.full_waits[p].add(1);
                 match wait {
                     Wait::No => Err(Error::Timeout),
                     Wait::Until(deadline) => {
-                        Self::wait_for_space(ring, &mut self.limits[p], bytes, deadline, &self.topic)
+                        Self::wait_for_space(ring, &mut self.limits[p], bytes, deadline, &self.topic, partition)
                     }
                 }
             }
@@ -191,12 +196,13 @@ impl Publisher {
         bytes: usize,
         deadline: Option<Instant>,
         topic: &TopicInner,
+        partition: u32,
     ) -> Result<(u64, u64), Error> {
         let mut outcome = Err(Error::Timeout);
         let ready = || {
             outcome = match ring.try_claim(bytes, limit) {
                 Ok(claimed) => Ok(claimed),
-                Err(ClaimError::Closed) => Err(Error::Closed),
+                Err(ClaimError::Closed) => Err(topic.closed_error(partition)),
                 Err(ClaimError::Full) => return false,
             };
             true
@@ -217,8 +223,13 @@ impl Publisher {
         // this publisher and is not committed yet.
         unsafe { write_frame(ring, position, timestamp, key, record.payload) };
         ring.commit(position, len);
-        ring.publish(start, position + align(len) as u64);
+        let end = position + align(len) as u64;
+        ring.publish(start, end);
         self.counters.published[partition as usize].add(1);
+        if self.sync {
+            let deadline = if let Wait::Until(d) = wait { d } else { None };
+            self.topic.wait_durable(partition, end, deadline)?;
+        }
         Ok(Receipt { partition, offset: position })
     }
 
@@ -278,6 +289,17 @@ impl Publisher {
             self.counters.published[partition as usize].add((j - i) as u64);
             i = j;
         }
+        if self.sync {
+            // Every partition this batch may have touched: waiting for its current frontier
+            // covers our frames (at most one extra fsync round of other publishers' events).
+            for p in 0..partitions {
+                let touched = partitions == 1 || records.iter().any(|r| route(r) == p);
+                if touched {
+                    let end = self.topic.rings[p as usize].committed();
+                    self.topic.wait_durable(p, end, deadline)?;
+                }
+            }
+        }
         Ok(records.len())
     }
 }
@@ -291,7 +313,13 @@ unsafe fn write_frame(ring: &Ring, position: u64, timestamp: u64, key: &[u8], pa
     // SAFETY: forwarded contract: the frame is claimed and uncommitted; key and payload fit in
     // it since len = HEADER_LEN + key.len() + payload.len().
     unsafe {
-        ring.write_header(position, timestamp, key.len() as u16);
+        ring.write_header(
+            position,
+            HEADER_LEN + key.len() + payload.len(),
+            timestamp,
+            key.len() as u16,
+            &[key, payload],
+        );
         if !key.is_empty() {
             ring.write_body(position, HEADER_LEN, key);
         }
@@ -348,19 +376,30 @@ impl Claim<'_> {
         self.timestamp = Some(nanos);
     }
 
-    /// Publishes the event.
-    pub fn commit(mut self) -> Receipt {
+    /// Publishes the event. On a `Durability::Sync` topic, returns once it is durable.
+    ///
+    /// Errors: only on persisted topics: [`Error::Poisoned`] (a write failed before the event
+    /// was durable; it may or may not be on disk).
+    pub fn commit(mut self) -> Result<Receipt, Error> {
         let topic = &self.publisher.topic;
         let ring = &topic.rings[self.partition as usize];
         let len = HEADER_LEN + self.key_len + self.len;
         let ts = self.timestamp.unwrap_or_else(|| clock::now(topic.config.timestamps));
-        // SAFETY: this claim owns the uncommitted frame at `position`.
-        unsafe { ring.write_header(self.position, ts, self.key_len as u16) };
+        // SAFETY: this claim owns the uncommitted frame at `position`; the body borrow ends
+        // before the header is written.
+        unsafe {
+            let body = ring.claimed(self.position, self.key_len + self.len);
+            ring.write_header(self.position, len, ts, self.key_len as u16, &[body]);
+        }
         ring.commit(self.position, len);
-        ring.publish(self.start, self.position + align(len) as u64);
+        let end = self.position + align(len) as u64;
+        ring.publish(self.start, end);
         self.publisher.counters.published[self.partition as usize].add(1);
         self.done = true;
-        Receipt { partition: self.partition, offset: self.position }
+        if self.publisher.sync {
+            topic.wait_durable(self.partition, end, None)?;
+        }
+        Ok(Receipt { partition: self.partition, offset: self.position })
     }
 
     fn ring(&self) -> &Ring {

@@ -90,6 +90,8 @@ pub struct TopicStats {
     pub partitions: Vec<PartitionStats>,
     /// Per fanout subscription and per group.
     pub readers: Vec<ReaderStats>,
+    /// Persisted topics: the persister's I/O backend, `"io_uring"` or `"std"`.
+    pub io_backend: Option<&'static str>,
 }
 
 /// A snapshot of one partition's counters.
@@ -106,8 +108,30 @@ pub struct PartitionStats {
     pub next_offset: u64,
     /// The oldest offset the ring still holds.
     pub earliest_offset: u64,
-    /// Readers and groups that producers wait for.
+    /// Readers and groups that producers wait for (the persister counts as one).
     pub gates: usize,
+    /// Persisted topics: the state of the partition's log.
+    pub log: Option<LogStats>,
+}
+
+/// A snapshot of a persisted partition's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LogStats {
+    /// The oldest offset kept on disk.
+    pub earliest_offset: u64,
+    /// Everything below this offset is written to segment files.
+    pub written_offset: u64,
+    /// Everything below this offset is durable (fsynced).
+    pub durable_offset: u64,
+    /// Segment files.
+    pub segments: usize,
+    /// fsyncs since the bus opened.
+    pub fsyncs: u64,
+    /// Bytes of a torn tail cut off when the bus opened (a crash left a partial write).
+    pub truncated_on_open: u64,
+    /// Why the partition stopped accepting events, if a write or fsync failed.
+    pub poisoned: Option<String>,
 }
 
 /// What kind of reader a [`ReaderStats`] describes.

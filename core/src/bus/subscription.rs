@@ -8,6 +8,7 @@ use super::error::Error;
 use super::event::{Event, EventRef};
 use super::stats::ReaderCounters;
 use super::topic::TopicInner;
+use crate::log::reader::LogReader;
 use crate::ring::frame::{align, Word0, HEADER_LEN};
 use crate::ring::{Cursor, GateKind, JoinAt, JoinError, Ring};
 use crossbeam_utils::CachePadded;
@@ -36,14 +37,18 @@ struct PartReader {
     committed: u64,
     cursor: Option<Arc<Cursor>>,
     gate_id: Option<u64>,
+    /// Reading segment files, behind the ring (persisted topics); not joined to the ring then.
+    disk: Option<LogReader>,
 }
 
-/// A found frame: partition reader slot, position, unaligned length.
+/// A found frame: partition reader slot, position, unaligned length, and whether it was copied
+/// into `scratch` (copying modes, and frames read from disk).
 #[derive(Debug, Clone, Copy)]
 struct Found {
     slot: usize,
     position: u64,
     len: usize,
+    copied: bool,
 }
 
 /// A fanout reader: sees every event of its partitions from its start on, at its own pace,
@@ -65,6 +70,8 @@ pub struct Subscription {
     evicted: bool,
     /// An error met after some events of a batch were handled, reported by the next call.
     pending: Option<Error>,
+    /// `Evict` policy: for gates made when a disk reader joins the ring.
+    evict_after: Option<Duration>,
 }
 
 /// `i % n` for `i < 2 * n`, without a division (on the per-event path).
@@ -84,6 +91,22 @@ pub(crate) fn join_error(partition: u32, offset: u64, e: JoinError) -> Error {
         JoinError::NotABoundary => Error::NotAnEventOffset { partition, offset },
         JoinError::Pending => Error::Timeout,
     }
+}
+
+/// For a persisted topic: a reader of the segment files when `start` lies before what the
+/// ring holds (`Earliest` with older events on disk, or an older `Offset`).
+fn disk_start(topic: &TopicInner, partition: u32, start: Start) -> Result<Option<LogReader>, Error> {
+    let Some(log) = topic.log(partition) else { return Ok(None) };
+    let ring_earliest = topic.rings[partition as usize].earliest_hint();
+    let at = match start {
+        Start::Earliest => log.earliest(),
+        Start::Offset(n) => n,
+        Start::Latest => return Ok(None),
+    };
+    if at >= ring_earliest {
+        return Ok(None);
+    }
+    LogReader::at(log.clone(), at).map(Some)
 }
 
 /// Joins a ring at `start`, retrying for a moment when the offset sits behind a frame whose
@@ -158,10 +181,26 @@ impl Subscription {
             scratch: Vec::new(),
             evicted: false,
             pending: None,
+            evict_after: None,
         };
         for p in partitions {
             let ring = &topic.rings[p as usize];
             let cursor = (mode != Mode::Copying).then(|| Arc::new(Cursor::new(0)));
+            if let Some(reader) = disk_start(&topic, p, options.start)? {
+                let position = reader.position();
+                sub.parts.push(CachePadded::new(PartReader {
+                    partition: p,
+                    position,
+                    index: 0,
+                    released: position,
+                    committed: position,
+                    cursor,
+                    gate_id: None,
+                    disk: Some(reader),
+                }));
+                sub.counters.position[p as usize].set(position);
+                continue;
+            }
             let gate = cursor.clone().map(|c| (GateKind::Cursor(c), evict_after));
             // On error, `sub` drops and leaves the partitions joined so far.
             let joined = join_ring(ring, p, options.start, gate)?;
@@ -173,9 +212,11 @@ impl Subscription {
                 committed: joined.position,
                 cursor,
                 gate_id: joined.gate_id,
+                disk: None,
             }));
             sub.counters.position[p as usize].set(joined.position);
         }
+        sub.evict_after = evict_after;
         topic.registry.lock().readers.push(Arc::downgrade(&sub.counters));
         Ok(sub)
     }
@@ -267,10 +308,6 @@ impl Subscription {
         self.parts.iter().map(|p| (p.partition, p.position)).collect()
     }
 
-    fn copying(&self) -> bool {
-        self.mode != Mode::Gated
-    }
-
     /// Releases what was read to producers (gating modes) and publishes the counters.
     fn release(&mut self) {
         for part in &mut self.parts {
@@ -303,6 +340,13 @@ impl Subscription {
             let slot = wrap(self.turn + step, n);
             let part = &mut self.parts[slot];
             let ring = &self.topic.rings[part.partition as usize];
+            if part.disk.is_some() {
+                if let Some(found) = self.find_on_disk(slot)? {
+                    self.turn = wrap(slot + 1, n);
+                    return Ok(Some(found));
+                }
+                continue;
+            }
             loop {
                 if part.position >= part.committed {
                     part.committed = ring.committed();
@@ -317,15 +361,25 @@ impl Subscription {
                         if self.mode != Mode::Gated {
                             ring.copy_frame(part.position, len, &mut self.scratch);
                             if ring.lapped(part.position) {
-                                return Err(self.lagged(slot));
+                                match self.lagged(slot) {
+                                    Some(e) => return Err(e),
+                                    None => break,
+                                }
                             }
                         }
                         self.turn = wrap(slot + 1, n);
-                        return Ok(Some(Found { slot, position: part.position, len }));
+                        return Ok(Some(Found {
+                            slot,
+                            position: part.position,
+                            len,
+                            copied: self.mode != Mode::Gated,
+                        }));
                     }
                     Word0::Uncommitted => {
                         if self.mode != Mode::Gated && ring.lapped(part.position) {
-                            return Err(self.lagged(slot));
+                            if let Some(e) = self.lagged(slot) {
+                                return Err(e);
+                            }
                         }
                         break;
                     }
@@ -338,18 +392,63 @@ impl Subscription {
         Ok(None)
     }
 
-    /// Handles a lapped partition reader: jump to the oldest event held, count the loss.
-    #[cold]
-    fn lagged(&mut self, slot: usize) -> Error {
+    /// The next event of disk-reading partition `slot`, copied into `scratch`; joins the ring
+    /// instead once the reader has reached what the ring still holds (`None` then, and when
+    /// the persister has not written further yet).
+    fn find_on_disk(&mut self, slot: usize) -> Result<Option<Found>, Error> {
         let part = &mut self.parts[slot];
         let ring = &self.topic.rings[part.partition as usize];
+        let at = part.disk.as_ref().expect("a disk reader").position();
+        if at >= ring.earliest_hint() {
+            let gate = part.cursor.clone().map(|c| (GateKind::Cursor(c), self.evict_after));
+            match ring.join(JoinAt::Offset(at), gate) {
+                Ok(joined) => {
+                    part.disk = None;
+                    part.position = joined.position;
+                    part.index = joined.event_index;
+                    part.released = joined.position;
+                    part.committed = joined.position;
+                    part.gate_id = joined.gate_id;
+                    return Ok(None);
+                }
+                Err(JoinError::Trimmed { .. }) => {}
+                Err(e) => return Err(join_error(part.partition, at, e)),
+            }
+        }
+        let reader = part.disk.as_mut().expect("a disk reader");
+        match reader.next_event(&mut self.scratch)? {
+            Some((position, len)) => {
+                part.position = reader.position();
+                Ok(Some(Found { slot, position, len, copied: true }))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Handles a lapped partition reader: on a persisted topic, continue from disk where it
+    /// was (nothing lost); otherwise jump to the oldest event held and count the loss.
+    /// Returns the error to report, or `None` when the reader went to disk.
+    #[cold]
+    fn lagged(&mut self, slot: usize) -> Option<Error> {
+        let part = &mut self.parts[slot];
+        let ring = &self.topic.rings[part.partition as usize];
+        if let Some(log) = self.topic.log(part.partition) {
+            if let Ok(reader) = LogReader::at(log.clone(), part.position) {
+                match part.gate_id.take() {
+                    Some(id) => ring.leave(id),
+                    None => ring.leave_ungated(),
+                }
+                part.disk = Some(reader);
+                return None;
+            }
+        }
         let (earliest, index) = ring.earliest_with_index();
         let lost = index.saturating_sub(part.index);
         part.position = earliest;
         part.index = index;
         part.committed = earliest;
         self.counters.dropped.add(lost);
-        Error::Lagged { partition: part.partition, lost }
+        Some(Error::Lagged { partition: part.partition, lost })
     }
 
     /// Gated mode's batch path: hands every event below each partition's commit frontier (up
@@ -361,6 +460,9 @@ impl Subscription {
         for step in 0..count {
             let slot = wrap(self.turn + step, count);
             let part = &mut self.parts[slot];
+            if part.disk.is_some() {
+                continue;
+            }
             let ring = &topic.rings[part.partition as usize];
             if part.position >= part.committed {
                 part.committed = ring.committed();
@@ -408,7 +510,7 @@ impl Subscription {
         self.counters.position[partition as usize].set(part.position);
         self.counters.delivered.add(1);
         let ring = &self.topic.rings[partition as usize];
-        let (timestamp, key_len, body) = if self.copying() {
+        let (timestamp, key_len, body) = if found.copied {
             let s = &self.scratch;
             let ts = u64::from_le_bytes(s[8..16].try_into().expect("8 bytes"));
             let key_len = u16::from_le_bytes(s[16..18].try_into().expect("2 bytes")) as usize;
@@ -436,7 +538,8 @@ impl Subscription {
             self.parts.iter().any(|part| {
                 let ring = &self.topic.rings[part.partition as usize];
                 // A lapped copying reader is below the frontier too: `find` reports the loss.
-                part.position < ring.committed()
+                part.disk.is_some()
+                    || part.position < ring.committed()
                     || part.cursor.as_ref().is_some_and(|c| c.is_evicted())
                     || ring.drained_at(part.position)
             })
@@ -447,7 +550,7 @@ impl Subscription {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        for part in &self.parts {
+        for part in self.parts.iter().filter(|p| p.disk.is_none()) {
             let ring = &self.topic.rings[part.partition as usize];
             match part.gate_id {
                 Some(id) => ring.leave(id),

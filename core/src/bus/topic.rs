@@ -12,6 +12,7 @@ use super::group::{Group, GroupShared};
 use super::publisher::Publisher;
 use super::stats::{PartitionStats, PublisherCounters, ReaderCounters, ReaderKind, ReaderStats, TopicStats};
 use super::subscription::Subscription;
+use crate::log::LogShared;
 use crate::ring::notify::Notifier;
 use crate::ring::Ring;
 
@@ -25,6 +26,10 @@ pub(crate) struct TopicInner {
     /// `Producers::Single`: a publisher is alive.
     pub(crate) exclusive: std::sync::atomic::AtomicBool,
     pub(crate) registry: crossbeam_utils::CachePadded<Mutex<Registry>>,
+    /// Persisted topics: each partition's log.
+    pub(crate) logs: Option<Box<[Arc<LogShared>]>>,
+    /// The persister's I/O backend (persisted topics).
+    pub(crate) io_backend: Option<&'static str>,
 }
 
 /// Who is attached to the topic (for stats and group lookup).
@@ -41,10 +46,34 @@ pub(crate) struct Registry {
 
 impl TopicInner {
     pub(crate) fn new(name: String, config: TopicConfig) -> Self {
+        let starts = vec![0; config.partitions as usize];
+        let mut inner = Self::build(name, config, &starts, false);
+        inner.logs = None;
+        inner
+    }
+
+    /// A persisted topic whose partitions' logs end at `starts`, with their shared log state.
+    pub(crate) fn with_logs(
+        name: String,
+        config: TopicConfig,
+        starts: &[u64],
+        logs: Vec<Arc<LogShared>>,
+        io_backend: &'static str,
+    ) -> Self {
+        let mut inner = Self::build(name, config, starts, true);
+        inner.logs = Some(logs.into_boxed_slice());
+        inner.io_backend = Some(io_backend);
+        inner
+    }
+
+    fn build(name: String, config: TopicConfig, starts: &[u64], checksums: bool) -> Self {
         let readable = Arc::new(Notifier::new());
         let single = config.producers == super::config::Producers::Single;
-        let rings = (0..config.partitions)
-            .map(|_| Ring::new(config.capacity, config.max_frame(), single, readable.clone()))
+        let rings = starts
+            .iter()
+            .map(|&start| {
+                Ring::starting_at(start, config.capacity, config.max_frame(), single, checksums, readable.clone())
+            })
             .collect();
         let registry = Registry { retired: vec![(0, 0); config.partitions as usize], ..Registry::default() };
         Self {
@@ -54,7 +83,36 @@ impl TopicInner {
             readable,
             registry: crossbeam_utils::CachePadded::new(Mutex::new(registry)),
             exclusive: std::sync::atomic::AtomicBool::new(false),
+            logs: None,
+            io_backend: None,
         }
+    }
+
+    /// The error for a claim refused because the ring is closed: [`Error::Poisoned`] if the
+    /// partition's log failed (that is why it closed), else [`Error::Closed`].
+    #[cold]
+    pub(crate) fn closed_error(&self, partition: u32) -> Error {
+        self.log(partition).and_then(|l| l.poison_error()).unwrap_or(Error::Closed)
+    }
+
+    /// Waits until partition `partition`'s log is durable up to `end` (persisted topics; a
+    /// memory topic returns at once).
+    pub(crate) fn wait_durable(
+        &self,
+        partition: u32,
+        end: u64,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<(), Error> {
+        match self.log(partition) {
+            Some(log) => log.wait_durable(end, self.config.wait, deadline),
+            None => Ok(()),
+        }
+    }
+
+    /// Partition `partition`'s log, if the topic is persisted.
+    #[inline]
+    pub(crate) fn log(&self, partition: u32) -> Option<&Arc<LogShared>> {
+        self.logs.as_ref().map(|l| &l[partition as usize])
     }
 
     pub(crate) fn partitions(&self) -> u32 {
@@ -102,6 +160,7 @@ impl TopicInner {
                 next_offset: ring.tail(),
                 earliest_offset: ring.earliest_hint(),
                 gates: ring.gate_count(),
+                log: self.log(i as u32).map(|l| l.stats()),
             })
             .collect();
         let mut readers = Vec::new();
@@ -149,6 +208,7 @@ impl TopicInner {
             full_waits: partitions.iter().map(|p| p.full_waits).sum(),
             partitions,
             readers,
+            io_backend: self.io_backend,
         }
     }
 }
@@ -207,6 +267,26 @@ impl Topic {
     /// what was published before and then get [`Error::Closed`]. Idempotent.
     pub fn close(&self) {
         self.inner.close();
+    }
+
+    /// Waits until every event published to the topic before this call is durable (fsynced),
+    /// or `timeout` passes ([`Error::Timeout`]). `Async` topics are fsynced now rather than at
+    /// their next `max_delay`. An in-memory topic returns at once.
+    ///
+    /// Errors: [`Error::Timeout`], [`Error::Poisoned`].
+    pub fn flush(&self, timeout: Option<std::time::Duration>) -> Result<(), Error> {
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        let Some(logs) = &self.inner.logs else { return Ok(()) };
+        let targets: Vec<u64> = self.inner.rings.iter().map(|r| r.committed()).collect();
+        for (log, &target) in logs.iter().zip(&targets) {
+            log.flush_target.fetch_max(target, std::sync::atomic::Ordering::AcqRel);
+        }
+        // The persister sleeps on the readers' notifier.
+        self.inner.readable.wake_all();
+        for (p, &target) in targets.iter().enumerate() {
+            self.inner.wait_durable(p as u32, target, deadline)?;
+        }
+        Ok(())
     }
 
     /// Whether the topic is closed.

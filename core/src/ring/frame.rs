@@ -7,9 +7,13 @@
 //! word 1  bytes 8..16  timestamp u64 LE ns since the Unix epoch
 //! word 2  bytes 16..18 key_len  u16 LE
 //!         bytes 18..20 flags    u16 LE  reserved, 0
-//!         bytes 20..24 crc      u32 LE  CRC-32C of the frame, 0 while the topic is in memory
+//!         bytes 20..24 crc      u32 LE  CRC-32C (below) on persisted topics, 0 in memory
 //! bytes 24..           key, then payload; the frame is zero-padded to a multiple of 8
 //! ```
+//!
+//! The CRC-32C covers word 0 (so the length and the position), the timestamp, key length and
+//! flags (bytes 0..20), then the key and payload: everything but itself and the alignment
+//! zeros. FORMAT.md describes the layout as it lies in segment files.
 //!
 //! Word 0 is the commit marker: a producer stores it last, with Release, and a reader that
 //! Acquire-loads a word 0 whose tag matches the position it reads sees the whole frame. The
@@ -49,8 +53,19 @@ pub(crate) const fn commit_word(position: u64, len: u32) -> u64 {
 
 /// Word 2 of a frame.
 #[inline]
-pub(crate) const fn meta_word(key_len: u16) -> u64 {
-    key_len as u64
+pub(crate) const fn meta_word(key_len: u16, crc: u32) -> u64 {
+    key_len as u64 | (crc as u64) << 32
+}
+
+/// The CRC-32C of an event frame whose word 0 is `word0`, over the fields it covers (see the
+/// module docs). `body` is the key and payload, given as consecutive pieces.
+#[inline]
+pub(crate) fn frame_crc(word0: u64, timestamp: u64, key_len: u16, body: &[&[u8]]) -> u32 {
+    let mut head = [0u8; 20];
+    head[..8].copy_from_slice(&word0.to_le_bytes());
+    head[8..16].copy_from_slice(&timestamp.to_le_bytes());
+    head[16..18].copy_from_slice(&key_len.to_le_bytes());
+    body.iter().fold(crc32c::crc32c(&head), |crc, piece| crc32c::crc32c_append(crc, piece))
 }
 
 /// What word 0 at a position says.

@@ -189,6 +189,8 @@ pub(crate) struct Ring {
     closed: AtomicBool,
     /// One publisher at a time: claims are plain stores, and close is a handshake.
     single: bool,
+    /// Frames carry a CRC-32C (the topic is persisted).
+    checksums: bool,
     /// Single-producer rings: the publisher is between the start of a claim and its `publish`.
     /// Written by the publisher only.
     active: CachePadded<AtomicBool>,
@@ -202,9 +204,24 @@ pub(crate) struct Ring {
 impl Ring {
     /// A ring of `capacity` bytes (a power of two, at least 64) whose event frames are at most
     /// `max_frame` bytes (at most `capacity / 2`), waking readers through `readable`.
+    #[cfg(loom)]
     pub(crate) fn new(capacity: usize, max_frame: usize, single: bool, readable: Arc<Notifier>) -> Self {
+        Self::starting_at(0, capacity, max_frame, single, false, readable)
+    }
+
+    /// Like [`Ring::new`], for a log whose next frame is at `start` (a multiple of 8: a
+    /// persisted partition reopened), with CRC-32C in every frame when `checksums`.
+    pub(crate) fn starting_at(
+        start: u64,
+        capacity: usize,
+        max_frame: usize,
+        single: bool,
+        checksums: bool,
+        readable: Arc<Notifier>,
+    ) -> Self {
         debug_assert!(capacity.is_power_of_two() && capacity >= 64);
         debug_assert!(align(max_frame) <= capacity / 2 && max_frame >= HEADER_LEN);
+        debug_assert!(start % 8 == 0 && start < CLOSED / 2);
         init_fences();
         let cap = capacity as u64;
         Self {
@@ -213,17 +230,18 @@ impl Ring {
             mask: cap - 1,
             max_frame,
             chunk: (cap / 8).clamp(8, CHUNK),
-            tail: CachePadded::new(AtomicU64::new(0)),
-            committed: CachePadded::new(AtomicU64::new(0)),
-            limit: CachePadded::new(AtomicU64::new(cap)),
-            intent: CachePadded::new(AtomicU64::new(cap)),
-            earliest: AtomicU64::new(0),
+            tail: CachePadded::new(AtomicU64::new(start)),
+            committed: CachePadded::new(AtomicU64::new(start)),
+            limit: CachePadded::new(AtomicU64::new(start + cap)),
+            intent: CachePadded::new(AtomicU64::new(start + cap)),
+            earliest: AtomicU64::new(start),
             closing: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             single,
+            checksums,
             active: CachePadded::new(AtomicBool::new(false)),
             cleaner: Mutex::new(Cleaner {
-                earliest: 0,
+                earliest: start,
                 events_before: 0,
                 ungated: 0,
                 gates: Vec::new(),
@@ -395,17 +413,43 @@ impl Ring {
         self.readable.notify();
     }
 
-    /// Writes the header words 1 and 2 of the frame at `position`. (The rest of a claimed frame
-    /// starts zeroed, since the cleaner zeroes space before producers may claim it; so padding
-    /// bytes and unwritten claim bytes are deterministic zeros.)
+    /// Writes the header words 1 and 2 of the event frame at `position`, of unaligned length
+    /// `len`, whose key and payload are `body` (already written or about to be: the CRC is
+    /// taken from `body`, not from the ring). (The rest of a claimed frame starts zeroed, since
+    /// the cleaner zeroes space before producers may claim it; so padding bytes and unwritten
+    /// claim bytes are deterministic zeros.)
     ///
     /// # Safety
     /// The caller claimed the frame at `position` and has not committed it.
     #[inline]
-    pub(crate) unsafe fn write_header(&self, position: u64, timestamp: u64, key_len: u16) {
+    pub(crate) unsafe fn write_header(&self, position: u64, len: usize, timestamp: u64, key_len: u16, body: &[&[u8]]) {
         let i = self.index(position);
+        let crc = if self.checksums {
+            frame::frame_crc(commit_word(position, len as u32), timestamp, key_len, body)
+        } else {
+            0
+        };
         self.mem.store(i + 8, timestamp, Ordering::Relaxed);
-        self.mem.store(i + 16, frame::meta_word(key_len), Ordering::Relaxed);
+        self.mem.store(i + 16, frame::meta_word(key_len, crc), Ordering::Relaxed);
+    }
+
+    /// The log bytes `position .. position + len` (they do not cross the buffer's end).
+    ///
+    /// # Safety
+    /// The range lies below the commit frontier this thread Acquire-loaded, and a gate this
+    /// caller holds keeps producers from reusing it while the borrow lives.
+    #[cfg(not(loom))]
+    #[inline]
+    pub(crate) unsafe fn log_bytes(&self, position: u64, len: usize) -> &[u8] {
+        debug_assert!(self.index(position) + len <= self.capacity as usize);
+        // SAFETY: per the contract the bytes are committed, stable and inside the buffer.
+        unsafe { self.mem.bytes(self.index(position), len) }
+    }
+
+    /// The buffer's size in bytes.
+    #[inline]
+    pub(crate) fn capacity(&self) -> u64 {
+        self.capacity
     }
 
     /// Copies `src` into the claimed frame at `position`, `at` bytes after the frame start.

@@ -1,0 +1,507 @@
+//! The on-disk log of persisted topics: data directory, segment files, recovery, the persister
+//! thread and readers behind the ring.
+//!
+//! ```text
+//! DIR/LOCK                                  held (flock) by the bus that has DIR open
+//! DIR/<topic>/topic.conf                    the topic's configuration, key=value lines
+//! DIR/<topic>/<partition>/<offset>.seg      segments, named by their first frame's offset
+//! ```
+//!
+//! A frame's offset is its byte position in the partition's log, so the ring's bytes are the
+//! file's bytes: the persister copies committed ring bytes into the active segment unchanged
+//! (see `format.rs` and FORMAT.md).
+
+pub(crate) mod format;
+pub(crate) mod io;
+pub(crate) mod persister;
+pub(crate) mod reader;
+
+use std::fs::{self, File, OpenOptions};
+use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::bus::config::{Durability, Producers, TimestampSource, TopicConfig};
+use crate::bus::error::Error;
+use crate::ring::notify::Notifier;
+use crate::ring::wait::WaitStrategy;
+use format::{decode_frame, parse_segment_name, segment_name, FrameError, SegmentHeader, SEGMENT_HEADER_LEN};
+
+/// Files are created readable and writable by the owner, readable by the group.
+pub(crate) const FILE_MODE: u32 = 0o640;
+/// Directories likewise (plus search).
+pub(crate) const DIR_MODE: u32 = 0o750;
+
+/// What every reader and publisher of one persisted partition shares with its persister.
+#[derive(Debug)]
+pub(crate) struct LogShared {
+    pub(crate) partition: u32,
+    pub(crate) dir: PathBuf,
+    pub(crate) max_frame: usize,
+    /// First offsets of the segments, ascending. The persister appends; retention removes.
+    pub(crate) segments: RwLock<Vec<u64>>,
+    /// Bytes below this position are in segment files (maybe not yet durable).
+    pub(crate) written: AtomicU64,
+    /// Bytes below this position are durable (fsynced).
+    pub(crate) durable: AtomicU64,
+    /// Set by the persister when a write or fsync fails; never cleared.
+    pub(crate) poisoned: Mutex<Option<String>>,
+    /// `poisoned.is_some()`, readable without the lock (publishers check it).
+    pub(crate) poisoned_flag: std::sync::atomic::AtomicBool,
+    /// `Sync` publishers wait here for `durable`.
+    pub(crate) synced: Notifier,
+    /// fsyncs so far.
+    pub(crate) fsyncs: AtomicU64,
+    /// Torn-tail bytes recovery cut off when the partition was opened.
+    pub(crate) truncated_on_open: AtomicU64,
+    /// `Topic::flush` wants everything below this durable now.
+    pub(crate) flush_target: AtomicU64,
+}
+
+impl LogShared {
+    /// State for partition `partition` in `dir`, whose log holds `segments` and ends at `next`.
+    pub(crate) fn new(partition: u32, dir: PathBuf, max_frame: usize, segments: Vec<u64>, next: u64) -> Self {
+        Self {
+            partition,
+            dir,
+            max_frame,
+            segments: RwLock::new(segments),
+            written: AtomicU64::new(next),
+            durable: AtomicU64::new(next),
+            poisoned: Mutex::new(None),
+            poisoned_flag: std::sync::atomic::AtomicBool::new(false),
+            synced: Notifier::new(),
+            fsyncs: AtomicU64::new(0),
+            truncated_on_open: AtomicU64::new(0),
+            flush_target: AtomicU64::new(0),
+        }
+    }
+
+    /// The oldest offset kept on disk.
+    pub(crate) fn earliest(&self) -> u64 {
+        self.segments.read().first().copied().unwrap_or(0)
+    }
+
+    /// A snapshot for [`PartitionStats`](crate::PartitionStats).
+    pub(crate) fn stats(&self) -> crate::bus::stats::LogStats {
+        let segments = self.segments.read();
+        crate::bus::stats::LogStats {
+            earliest_offset: segments.first().copied().unwrap_or(0),
+            segments: segments.len(),
+            written_offset: self.written.load(Ordering::Acquire),
+            durable_offset: self.durable.load(Ordering::Acquire),
+            fsyncs: self.fsyncs.load(Ordering::Relaxed),
+            truncated_on_open: self.truncated_on_open.load(Ordering::Relaxed),
+            poisoned: self.poisoned.lock().clone(),
+        }
+    }
+
+    /// The error a poisoned partition returns, if it is poisoned.
+    pub(crate) fn poison_error(&self) -> Option<Error> {
+        self.poisoned.lock().as_ref().map(|r| Error::Poisoned { partition: self.partition, reason: r.clone() })
+    }
+
+    /// The path of the segment that starts at `first`.
+    pub(crate) fn segment_path(&self, first: u64) -> PathBuf {
+        self.dir.join(segment_name(first))
+    }
+
+    /// Waits until everything below `end` is durable (Ok), the partition is poisoned, or the
+    /// deadline passes ([`Error::Timeout`]).
+    pub(crate) fn wait_durable(
+        &self,
+        end: u64,
+        wait: WaitStrategy,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<(), Error> {
+        let ready = || self.durable.load(Ordering::Acquire) >= end || self.poisoned_flag.load(Ordering::Acquire);
+        if !ready() && !wait.wait(&self.synced, ready, deadline) {
+            return Err(Error::Timeout);
+        }
+        if self.durable.load(Ordering::Acquire) >= end {
+            return Ok(());
+        }
+        Err(self.poison_error().unwrap_or(Error::Timeout))
+    }
+}
+
+/// The data directory a bus has open: its path and lock.
+#[derive(Debug)]
+pub(crate) struct DataDir {
+    pub(crate) path: PathBuf,
+    /// Held open: the flock lives as long as this file.
+    _lock: File,
+}
+
+impl DataDir {
+    /// Creates `path` if needed and takes its lock.
+    pub(crate) fn open(path: &Path) -> Result<Self, Error> {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(DIR_MODE)
+            .create(path)
+            .map_err(|e| Error::io(format!("creating data directory {}", path.display()), &e))?;
+        let lock_path = path.join("LOCK");
+        let lock = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(FILE_MODE)
+            .open(&lock_path)
+            .map_err(|e| Error::io(format!("opening {}", lock_path.display()), &e))?;
+        lock_exclusive(&lock).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::WouldBlock {
+                Error::Locked { dir: path.display().to_string() }
+            } else {
+                Error::io(format!("locking {}", lock_path.display()), &e)
+            }
+        })?;
+        Ok(Self { path: path.to_owned(), _lock: lock })
+    }
+
+    /// Names of the topics persisted here (directories with a `topic.conf`), sorted.
+    pub(crate) fn topic_names(&self) -> Result<Vec<String>, Error> {
+        let entries =
+            fs::read_dir(&self.path).map_err(|e| Error::io(format!("listing {}", self.path.display()), &e))?;
+        let mut names = Vec::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if entry.path().join(TOPIC_CONF).is_file() && crate::bus::config::validate_name(&name).is_ok() {
+                names.push(name);
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+}
+
+/// `flock(LOCK_EX | LOCK_NB)`: fails with `WouldBlock` if another open file description holds it.
+fn lock_exclusive(file: &File) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a file descriptor we own; no memory is passed.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Fsyncs a directory (after creating, renaming or deleting entries in it).
+pub(crate) fn sync_dir(path: &Path) -> Result<(), Error> {
+    File::open(path)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(format!("syncing directory {}", path.display()), &e))
+}
+
+/// The configuration file's name in a topic directory.
+pub(crate) const TOPIC_CONF: &str = "topic.conf";
+
+/// Writes `config` as the topic's `topic.conf` (atomically: temporary file, fsync, rename,
+/// directory fsync).
+pub(crate) fn write_topic_conf(topic_dir: &Path, config: &TopicConfig) -> Result<(), Error> {
+    let durability = match config.durability {
+        Durability::Memory => "memory".to_owned(),
+        Durability::Sync => "sync".to_owned(),
+        Durability::Async { max_delay } => format!("async:{}", max_delay.as_micros()),
+    };
+    let text = format!(
+        "# ringbus topic configuration, written by ringbus; read when the data directory is opened\n\
+         partitions={}\ncapacity={}\nmax_payload={}\nmax_key={}\nsegment_bytes={}\ndurability={}\n\
+         producers={}\ntimestamps={}\nwait={}\n",
+        config.partitions,
+        config.capacity,
+        config.max_payload,
+        config.max_key,
+        config.segment_bytes,
+        durability,
+        if config.producers == Producers::Single { "single" } else { "multi" },
+        if config.timestamps == TimestampSource::Precise { "precise" } else { "coarse" },
+        match config.wait {
+            WaitStrategy::BusySpin => "busy_spin",
+            WaitStrategy::Yield => "yield",
+            _ => "park",
+        },
+    );
+    let tmp = topic_dir.join("topic.conf.tmp");
+    let path = topic_dir.join(TOPIC_CONF);
+    let write = || -> std::io::Result<()> {
+        let f = OpenOptions::new().write(true).create(true).truncate(true).mode(FILE_MODE).open(&tmp)?;
+        f.write_all_at(text.as_bytes(), 0)?;
+        f.sync_all()?;
+        fs::rename(&tmp, &path)
+    };
+    write().map_err(|e| Error::io(format!("writing {}", path.display()), &e))?;
+    sync_dir(topic_dir)
+}
+
+/// Reads a topic's `topic.conf`.
+pub(crate) fn read_topic_conf(topic_dir: &Path) -> Result<TopicConfig, Error> {
+    let path = topic_dir.join(TOPIC_CONF);
+    let text = fs::read_to_string(&path).map_err(|e| Error::io(format!("reading {}", path.display()), &e))?;
+    let bad = |line: &str| Error::CorruptLog {
+        segment: path.display().to_string(),
+        position: 0,
+        reason: format!("unreadable configuration line {line:?}"),
+    };
+    let mut config = TopicConfig::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        let (key, value) = line.split_once('=').ok_or_else(|| bad(line))?;
+        let num = || value.parse::<u64>().map_err(|_| bad(line));
+        match key {
+            "partitions" => config.partitions = num()? as u32,
+            "capacity" => config.capacity = num()? as usize,
+            "max_payload" => config.max_payload = num()? as usize,
+            "max_key" => config.max_key = num()? as usize,
+            "segment_bytes" => config.segment_bytes = num()?,
+            "durability" => {
+                config.durability = match value {
+                    "memory" => Durability::Memory,
+                    "sync" => Durability::Sync,
+                    v => {
+                        let micros = v.strip_prefix("async:").and_then(|m| m.parse().ok()).ok_or_else(|| bad(line))?;
+                        Durability::Async { max_delay: Duration::from_micros(micros) }
+                    }
+                }
+            }
+            "producers" => config.producers = if value == "single" { Producers::Single } else { Producers::Multi },
+            "timestamps" => {
+                config.timestamps = if value == "precise" { TimestampSource::Precise } else { TimestampSource::Coarse }
+            }
+            "wait" => {
+                config.wait = match value {
+                    "busy_spin" => WaitStrategy::BusySpin,
+                    "yield" => WaitStrategy::Yield,
+                    _ => WaitStrategy::Park,
+                }
+            }
+            // Keys from a later version are ignored (see FORMAT.md: compatibility).
+            _ => {}
+        }
+    }
+    config.validate().map_err(|e| Error::CorruptLog {
+        segment: path.display().to_string(),
+        position: 0,
+        reason: format!("stored configuration is invalid: {e}"),
+    })?;
+    Ok(config)
+}
+
+/// Creates a segment file whose first frame is at `first` (temporary name, header, preallocate
+/// to `segment_bytes`, fsync, rename, directory fsync) and returns it open for writing.
+pub(crate) fn create_segment(dir: &Path, first: u64, segment_bytes: u64, durable: u64) -> Result<File, Error> {
+    let path = dir.join(segment_name(first));
+    let tmp = dir.join(format!("{}.tmp", segment_name(first)));
+    let created_ns = crate::bus::clock::now(TimestampSource::Precise);
+    let header = SegmentHeader { first_offset: first, created_ns, durable };
+    let make = || -> std::io::Result<File> {
+        let f = OpenOptions::new().read(true).write(true).create(true).truncate(true).mode(FILE_MODE).open(&tmp)?;
+        f.write_all_at(&header.encode(), 0)?;
+        preallocate(&f, segment_bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, &path)?;
+        Ok(f)
+    };
+    let f = make().map_err(|e| Error::io(format!("creating segment {}", path.display()), &e))?;
+    sync_dir(dir)?;
+    Ok(f)
+}
+
+/// Reserves `len` bytes for the file (so appends do not allocate blocks); files that cannot be
+/// preallocated (the filesystem does not support it) are extended instead.
+fn preallocate(f: &File, len: u64) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: fallocate on a file descriptor we own; no memory is passed.
+    let rc = unsafe { libc::fallocate(f.as_raw_fd(), 0, 0, len as libc::off_t) };
+    if rc == 0 {
+        return Ok(());
+    }
+    let e = std::io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::EOPNOTSUPP) {
+        return f.set_len(len);
+    }
+    Err(e)
+}
+
+/// A recovered partition: its segments and where its log ends.
+#[derive(Debug)]
+pub(crate) struct Recovered {
+    pub(crate) segments: Vec<u64>,
+    /// The next frame's offset (the end of the last whole frame).
+    pub(crate) next: u64,
+    /// The last segment, open for writing.
+    pub(crate) active: File,
+    /// What the last segment's header says was durable.
+    pub(crate) durable_mark: u64,
+    /// Bytes of a torn tail that were cut off (0 after a clean close).
+    pub(crate) truncated: u64,
+}
+
+/// Opens a partition directory (creating it with a first segment at offset 0 if it is new),
+/// checks its segments and finds the end of its log. A torn tail (bytes after the last whole
+/// frame that are not followed by any valid frame, at or past the durable mark) is zeroed;
+/// anything else invalid is [`Error::CorruptLog`].
+pub(crate) fn recover_partition(dir: &Path, max_frame: usize, segment_bytes: u64) -> Result<Recovered, Error> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(DIR_MODE)
+        .create(dir)
+        .map_err(|e| Error::io(format!("creating {}", dir.display()), &e))?;
+    let mut segments = Vec::new();
+    let entries = fs::read_dir(dir).map_err(|e| Error::io(format!("listing {}", dir.display()), &e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(format!("listing {}", dir.display()), &e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(first) = parse_segment_name(&name) {
+            segments.push(first);
+        } else if name.ends_with(".seg.tmp") {
+            // A segment whose creation did not finish: it never held data.
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+    segments.sort_unstable();
+    if segments.is_empty() {
+        let active = create_segment(dir, 0, segment_bytes, 0)?;
+        return Ok(Recovered { segments: vec![0], next: 0, active, durable_mark: 0, truncated: 0 });
+    }
+    let corrupt = |first: u64, position: u64, reason: String| Error::CorruptLog {
+        segment: dir.join(segment_name(first)).display().to_string(),
+        position,
+        reason,
+    };
+    // Sealed segments: their headers, and that each one's durable mark reaches the next.
+    for w in segments.windows(2) {
+        let (first, next_first) = (w[0], w[1]);
+        let path = dir.join(segment_name(first));
+        let mut head = [0u8; SEGMENT_HEADER_LEN as usize];
+        let f = File::open(&path).map_err(|e| Error::io(format!("opening {}", path.display()), &e))?;
+        f.read_exact_at(&mut head, 0).map_err(|e| corrupt(first, first, format!("unreadable header: {e}")))?;
+        let h = SegmentHeader::decode(&head).map_err(|e| corrupt(first, first, e.to_string()))?;
+        if h.first_offset != first {
+            return Err(corrupt(first, first, format!("header says it starts at {}", h.first_offset)));
+        }
+        if h.durable != next_first {
+            return Err(corrupt(
+                first,
+                h.durable,
+                format!("sealed segment ends at {} but the next starts at {next_first}", h.durable),
+            ));
+        }
+    }
+    let first = *segments.last().expect("not empty");
+    let path = dir.join(segment_name(first));
+    let active = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(format!("opening {}", path.display()), &e))?;
+    let data = fs::read(&path).map_err(|e| Error::io(format!("reading {}", path.display()), &e))?;
+    let h = SegmentHeader::decode(&data).map_err(|e| corrupt(first, first, e.to_string()))?;
+    if h.first_offset != first {
+        return Err(corrupt(first, first, format!("header says it starts at {}", h.first_offset)));
+    }
+    let body = &data[SEGMENT_HEADER_LEN as usize..];
+    let (end, stop) = walk(body, first, max_frame);
+    let next = end;
+    if next < h.durable {
+        let reason = stop.map_or("the segment ends".to_owned(), |e| e.to_string());
+        return Err(corrupt(first, next, format!("{reason}, before the durable mark {}", h.durable)));
+    }
+    let rest = &body[(next - first) as usize..];
+    let mut truncated = 0;
+    if let Some(last_nonzero) = rest.iter().rposition(|&b| b != 0) {
+        // Bytes follow the last whole frame. A torn tail holds no valid frame; damage followed
+        // by valid frames is corruption of data that may have been acknowledged.
+        if let Some(at) = find_valid_frame(rest, next, max_frame) {
+            let reason = stop.map_or("invalid frame".to_owned(), |e| e.to_string());
+            return Err(corrupt(first, next, format!("{reason}, yet a valid frame follows at {at}")));
+        }
+        truncated = (last_nonzero + 1) as u64;
+        let zeros = vec![0u8; truncated as usize];
+        active
+            .write_all_at(&zeros, SEGMENT_HEADER_LEN + (next - first))
+            .and_then(|()| active.sync_data())
+            .map_err(|e| Error::io(format!("cutting the torn tail of {}", path.display()), &e))?;
+    }
+    Ok(Recovered { segments, next, active, durable_mark: h.durable, truncated })
+}
+
+/// Walks frames in `body` (log position `first` at index 0): the end of the last whole valid
+/// frame, and why the walk stopped (`None`: it reached the end of `body`).
+pub(crate) fn walk(body: &[u8], first: u64, max_frame: usize) -> (u64, Option<FrameError>) {
+    let mut at = 0usize;
+    while at + 8 <= body.len() {
+        match decode_frame(&body[at..], first + at as u64, max_frame) {
+            Ok(frame) => at += frame.span(),
+            Err(e) => return (first + at as u64, Some(e)),
+        }
+    }
+    (first + at as u64, None)
+}
+
+/// The position of the first valid event frame in `bytes` (log position `from` at index 0),
+/// looking at every 8-byte boundary.
+fn find_valid_frame(bytes: &[u8], from: u64, max_frame: usize) -> Option<u64> {
+    (8..bytes.len()).step_by(8).map(|i| from + i as u64).find(|&p| {
+        let i = (p - from) as usize;
+        matches!(decode_frame(&bytes[i..], p, max_frame), Ok(format::Frame::Event { .. }))
+    })
+}
+
+/// Opens (or creates) persisted topic `name` in `dir` with `config`: recovers every partition,
+/// builds rings that start where the logs end, and starts the topic's persister thread.
+pub(crate) fn open_topic(
+    dir: &Path,
+    name: &str,
+    config: crate::bus::config::TopicConfig,
+    io_choice: &io::IoChoice,
+) -> Result<(std::sync::Arc<crate::bus::topic::TopicInner>, std::thread::JoinHandle<()>), Error> {
+    use std::sync::Arc;
+    let topic_dir = dir.join(name);
+    let mut recovered = Vec::with_capacity(config.partitions as usize);
+    for p in 0..config.partitions {
+        recovered.push(recover_partition(&topic_dir.join(p.to_string()), config.max_frame(), config.segment_bytes)?);
+    }
+    let logs: Vec<Arc<LogShared>> = recovered
+        .iter()
+        .enumerate()
+        .map(|(p, r)| {
+            let log =
+                LogShared::new(p as u32, topic_dir.join(p.to_string()), config.max_frame(), r.segments.clone(), r.next);
+            log.truncated_on_open.store(r.truncated, Ordering::Relaxed);
+            Arc::new(log)
+        })
+        .collect();
+    let starts: Vec<u64> = recovered.iter().map(|r| r.next).collect();
+    let segment_bytes = config.segment_bytes;
+    let inner =
+        Arc::new(crate::bus::topic::TopicInner::with_logs(name.to_owned(), config, &starts, logs, io_choice.backend));
+    let logs = inner.logs.as_ref().expect("persisted");
+    let writers: Vec<persister::PartWriter> = recovered
+        .into_iter()
+        .enumerate()
+        .map(|(p, r)| {
+            let first = *r.segments.last().expect("a partition has a segment");
+            persister::PartWriter::new(
+                &inner.rings[p],
+                logs[p].clone(),
+                r.active,
+                first,
+                r.next,
+                segment_bytes,
+                r.durable_mark,
+            )
+        })
+        .collect();
+    let io = io::instance(io_choice).map_err(|e| Error::io("setting up the persister's I/O", &e))?;
+    let topic = inner.clone();
+    let handle = std::thread::Builder::new()
+        .name(format!("ringbus-persist-{name}"))
+        .spawn(move || persister::run(topic, writers, io))
+        .map_err(|e| Error::io("starting the persister thread", &e))?;
+    Ok((inner, handle))
+}

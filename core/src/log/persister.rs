@@ -1,0 +1,268 @@
+//! The persister: one thread per persisted topic that copies committed ring bytes into the
+//! partitions' active segments and makes them durable.
+//!
+//! For each partition it is one more gating reader of the ring (producers never overwrite what
+//! it has not written). Each round writes everything committed since the last round in one
+//! submission (group commit) and, for `Sync` topics, fsyncs it in the same linked chain; then it
+//! raises `durable` and wakes the `Sync` publishers waiting for it. `Async { max_delay }`
+//! topics are fsynced once the oldest unsynced write is `max_delay` old, and when the topic
+//! closes. A failed write or fsync poisons the partition: it is closed, its waiters get
+//! [`Error::Poisoned`](crate::Error::Poisoned), and nothing after the failure is acknowledged.
+
+use std::fs::File;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::format::{DURABLE_FIELD, SEGMENT_HEADER_LEN};
+use super::io::{Io, Write};
+use super::{create_segment, LogShared};
+use crate::bus::config::Durability;
+use crate::bus::error::Error;
+use crate::bus::topic::TopicInner;
+use crate::ring::frame::align;
+use crate::ring::{Cursor, GateKind, JoinAt, Ring};
+
+/// The persister's state for one partition.
+#[derive(Debug)]
+pub(crate) struct PartWriter {
+    pub(crate) log: Arc<LogShared>,
+    cursor: Arc<Cursor>,
+    gate_id: u64,
+    active: File,
+    active_first: u64,
+    segment_bytes: u64,
+    /// Bytes below this are written to files.
+    written: u64,
+    /// Bytes below this are fsynced.
+    durable: u64,
+    /// The value of the active segment's durable field on disk (or in flight).
+    durable_field: u64,
+    /// When the oldest write not yet fsynced was made.
+    unsynced_since: Option<Instant>,
+    poisoned: bool,
+}
+
+impl PartWriter {
+    /// Joins `ring` as a gate at `next` (the recovered end of the log, where the ring starts).
+    pub(crate) fn new(
+        ring: &Ring,
+        log: Arc<LogShared>,
+        active: File,
+        active_first: u64,
+        next: u64,
+        segment_bytes: u64,
+        durable_field: u64,
+    ) -> Self {
+        let cursor = Arc::new(Cursor::new(next));
+        let joined = ring
+            .join(JoinAt::Offset(next), Some((GateKind::Cursor(cursor.clone()), None)))
+            .expect("a new ring starts at the recovered end of its log");
+        log.written.store(next, Ordering::Release);
+        log.durable.store(next, Ordering::Release);
+        Self {
+            log,
+            cursor,
+            gate_id: joined.gate_id.expect("joined with a gate"),
+            active,
+            active_first,
+            segment_bytes,
+            written: next,
+            durable: next,
+            durable_field,
+            unsynced_since: None,
+            poisoned: false,
+        }
+    }
+
+    /// Writes what is committed; fsyncs per the durability. Returns whether it did anything.
+    fn step(&mut self, ring: &Ring, io: &mut dyn Io, durability: Durability, now: Instant) -> Result<bool, Error> {
+        let committed = ring.committed();
+        let mut busy = false;
+        while self.written < committed {
+            let segment_end = self.active_first + self.segment_bytes - SEGMENT_HEADER_LEN;
+            let (to, rotate) = if committed > segment_end {
+                (self.boundary_at_most(ring, segment_end), true)
+            } else {
+                (committed, false)
+            };
+            if to > self.written {
+                let sync = rotate || durability == Durability::Sync;
+                self.write(ring, io, to, sync)?;
+                if sync {
+                    self.mark_durable(to);
+                } else {
+                    self.unsynced_since.get_or_insert(now);
+                }
+            }
+            if rotate {
+                self.rotate(io)?;
+            }
+            busy = true;
+        }
+        let flush = self.log.flush_target.load(Ordering::Acquire) > self.durable;
+        if let Durability::Async { max_delay } = durability {
+            if self.durable < self.written
+                && (flush || self.unsynced_since.is_some_and(|t| now.duration_since(t) >= max_delay))
+            {
+                self.sync(io)?;
+            }
+        }
+        Ok(busy)
+    }
+
+    /// Writes ring bytes `written .. to` (committed, below our gate) to the active segment,
+    /// with the durable field when it is behind, and fsyncs them if `sync`.
+    fn write(&mut self, ring: &Ring, io: &mut dyn Io, to: u64, sync: bool) -> Result<(), Error> {
+        let field = self.durable.to_le_bytes();
+        let mut writes = Vec::with_capacity(3);
+        if self.durable > self.durable_field {
+            // The previous round's fsync made `durable` true on disk; saying so is safe.
+            writes.push(Write { offset: DURABLE_FIELD, bytes: &field });
+        }
+        let mut pos = self.written;
+        while pos < to {
+            let index = pos & (ring.capacity() - 1);
+            let n = (to - pos).min(ring.capacity() - index);
+            // SAFETY: `pos .. pos + n` lies below the commit frontier loaded in `step` and at or
+            // after our gate (`written`), which we move only after this write; it does not cross
+            // the buffer's end.
+            let bytes = unsafe { ring.log_bytes(pos, n as usize) };
+            writes.push(Write { offset: SEGMENT_HEADER_LEN + (pos - self.active_first), bytes });
+            pos += n;
+        }
+        io.write(&self.active, &writes, sync)
+            .map_err(|e| Error::io(format!("writing {}", self.log.segment_path(self.active_first).display()), &e))?;
+        self.durable_field = self.durable_field.max(self.durable);
+        self.written = to;
+        self.log.written.store(to, Ordering::Release);
+        self.cursor.release(to);
+        ring.writable.notify();
+        Ok(())
+    }
+
+    /// Fsyncs what is written (with the durable field brought up to date).
+    fn sync(&mut self, io: &mut dyn Io) -> Result<(), Error> {
+        let field = self.durable.to_le_bytes();
+        let writes = [Write { offset: DURABLE_FIELD, bytes: &field }];
+        let n = usize::from(self.durable > self.durable_field);
+        io.write(&self.active, &writes[..n], true)
+            .map_err(|e| Error::io(format!("syncing {}", self.log.segment_path(self.active_first).display()), &e))?;
+        self.durable_field = self.durable_field.max(self.durable);
+        self.mark_durable(self.written);
+        Ok(())
+    }
+
+    fn mark_durable(&mut self, to: u64) {
+        self.durable = to;
+        self.unsynced_since = None;
+        self.log.fsyncs.fetch_add(1, Ordering::Relaxed);
+        self.log.durable.store(to, Ordering::Release);
+        self.log.synced.notify();
+    }
+
+    /// The last frame boundary at or before `limit`, walking committed frames from `written`.
+    fn boundary_at_most(&self, ring: &Ring, limit: u64) -> u64 {
+        let mut pos = self.written;
+        loop {
+            let (_, len) = ring.committed_frame(pos);
+            let next = pos + align(len) as u64;
+            if next > limit {
+                return pos;
+            }
+            pos = next;
+        }
+    }
+
+    /// Seals the active segment (everything in it is fsynced; its durable field says where it
+    /// ends, fsynced again) and starts the next one at `written`.
+    fn rotate(&mut self, io: &mut dyn Io) -> Result<(), Error> {
+        if self.durable < self.written {
+            self.sync(io)?;
+        }
+        let field = self.written.to_le_bytes();
+        io.write(&self.active, &[Write { offset: DURABLE_FIELD, bytes: &field }], true)
+            .map_err(|e| Error::io(format!("sealing {}", self.log.segment_path(self.active_first).display()), &e))?;
+        let next = create_segment(&self.log.dir, self.written, self.segment_bytes, self.written)?;
+        self.active = next;
+        self.active_first = self.written;
+        self.durable_field = self.written;
+        self.log.segments.write().push(self.written);
+        Ok(())
+    }
+
+    /// Latches the partition after a failure (see the module docs).
+    fn poison(&mut self, ring: &Ring, error: &Error) {
+        self.poisoned = true;
+        *self.log.poisoned.lock() = Some(error.to_string());
+        self.log.poisoned_flag.store(true, Ordering::Release);
+        ring.close();
+        self.log.synced.wake_all();
+    }
+
+    /// After the topic closed and every frame is written: fsync, then record on disk that
+    /// everything is durable (a clean close).
+    fn finish(&mut self, io: &mut dyn Io) -> Result<(), Error> {
+        if self.durable < self.written {
+            self.sync(io)?;
+        }
+        if self.durable_field < self.durable {
+            self.sync(io)?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs the persister of `topic` until the topic is closed and everything is durable (or
+/// every partition is poisoned).
+pub(crate) fn run(topic: Arc<TopicInner>, mut parts: Vec<PartWriter>, mut io: Box<dyn Io>) {
+    let durability = topic.config.durability;
+    loop {
+        let now = Instant::now();
+        let mut busy = false;
+        for (i, w) in parts.iter_mut().enumerate() {
+            if w.poisoned {
+                continue;
+            }
+            let ring = &topic.rings[i];
+            match w.step(ring, io.as_mut(), durability, now) {
+                Ok(b) => busy |= b,
+                Err(e) => w.poison(ring, &e),
+            }
+        }
+        let drained = parts.iter().enumerate().all(|(i, w)| w.poisoned || topic.rings[i].drained_at(w.written));
+        if drained {
+            for (i, w) in parts.iter_mut().enumerate() {
+                if !w.poisoned {
+                    if let Err(e) = w.finish(io.as_mut()) {
+                        w.poison(&topic.rings[i], &e);
+                    }
+                }
+            }
+            break;
+        }
+        if busy {
+            continue;
+        }
+        let deadline = match durability {
+            Durability::Async { max_delay } => {
+                parts.iter().filter_map(|w| w.unsynced_since).min().map(|t| t + max_delay)
+            }
+            _ => None,
+        };
+        let ready = || {
+            parts.iter().enumerate().any(|(i, w)| {
+                !w.poisoned
+                    && (topic.rings[i].committed() > w.written
+                        || topic.rings[i].drained_at(w.written)
+                        || (w.log.flush_target.load(Ordering::Acquire) > w.durable && w.written > w.durable))
+            })
+        };
+        // A bounded sleep: closing wakes readers, but a persister must never oversleep a close.
+        let deadline = deadline.unwrap_or_else(|| Instant::now() + Duration::from_millis(50));
+        topic.readable.park_until(ready, Some(deadline));
+    }
+    for (i, w) in parts.iter().enumerate() {
+        topic.rings[i].leave(w.gate_id);
+    }
+}
