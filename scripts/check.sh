@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, docs, unit/integration/doc tests, the multi-thread
-# stress tests (release), the loom models, the criterion benches once, and a quick run of the
+# The whole test suite: formatting, lints, docs, unit/integration/doc tests, the durability
+# tests on both I/O backends, the multi-thread stress tests (release), the loom models, the criterion benches once, and a quick run of the
 # comparison harness (which aborts on a wrong count or checksum).
 # Needs only the Rust toolchain (cargo, rustfmt, clippy); fetches crates from crates.io.
 set -euo pipefail
@@ -18,8 +18,17 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "docs (-D warnings)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 
-step "unit, integration and doc tests"
-cargo test --workspace --locked
+step "unit, integration and doc tests (persisted topics on the pwrite/fdatasync backend: RINGBUS_IO=std)"
+RINGBUS_IO=std cargo test --workspace --locked
+
+DURABILITY_TESTS=(--test persisted_topics_survive_reopen --test crash_loses_no_acknowledged_event
+  --test log_damage_is_handled --test failed_writes_poison_the_partition)
+step "durability tests on the io_uring backend (forced)"
+if [ "$(cat /proc/sys/kernel/io_uring_disabled 2>/dev/null || echo 0)" != "0" ]; then
+  echo "SKIPPED: io_uring is disabled on this machine (kernel.io_uring_disabled); the tests above ran on the std backend"
+else
+  RINGBUS_IO=uring cargo test --locked -p ringbus "${DURABILITY_TESTS[@]}"
+fi
 
 step "stress tests across real threads (release)"
 cargo test --release --locked -p ringbus --test stress_many_threads

@@ -177,7 +177,11 @@ pub(crate) fn decode_frame(bytes: &[u8], position: u64, max_frame: usize) -> Res
             }
         }
         Word0::Event(len) => {
-            let Some(frame) = bytes.get(..len) else { return Err(FrameError::Truncated) };
+            // The whole aligned span must be there: the next frame starts after it.
+            if bytes.len() < align(len) {
+                return Err(FrameError::Truncated);
+            }
+            let frame = &bytes[..len];
             let timestamp = u64::from_le_bytes(frame[8..16].try_into().expect("8 bytes"));
             let key_len = u16::from_le_bytes(frame[16..18].try_into().expect("2 bytes"));
             let flags = u16::from_le_bytes(frame[18..20].try_into().expect("2 bytes"));

@@ -185,14 +185,79 @@ pub(crate) fn choose() -> io::Result<IoChoice> {
     Ok(IoChoice { backend: "std", reason: Some("io_uring is Linux only".into()) })
 }
 
-/// A backend of the chosen kind (one per persister thread: an io_uring instance is not shared).
+/// A backend of the chosen kind (one per persister thread: an io_uring instance is not shared),
+/// wrapped in [`FaultIo`] when `RINGBUS_IO_FAULT` asks for it.
 pub(crate) fn instance(choice: &IoChoice) -> io::Result<Box<dyn Io>> {
     #[cfg(target_os = "linux")]
-    if choice.backend == "io_uring" {
-        return Ok(Box::new(uring::UringIo::new()?));
+    let io: Box<dyn Io> = if choice.backend == "io_uring" { Box::new(uring::UringIo::new()?) } else { Box::new(StdIo) };
+    #[cfg(not(target_os = "linux"))]
+    let io: Box<dyn Io> = Box::new(StdIo);
+    match std::env::var("RINGBUS_IO_FAULT") {
+        Ok(spec) => Ok(Box::new(FaultIo::parse(&spec, io)?)),
+        Err(_) => Ok(io),
     }
-    let _ = choice;
-    Ok(Box::new(StdIo))
+}
+
+/// Fault injection for tests: `RINGBUS_IO_FAULT=<kind>:<n>` fails the `n`-th (from 1) call of
+/// that kind and every later one (a failed disk stays failed): `write` (a call without sync:
+/// EIO), `fsync` (a call with sync: EIO after writing), `nospace` (any call: ENOSPC before
+/// writing). Read when a topic's persister starts.
+pub(crate) struct FaultIo {
+    inner: Box<dyn Io>,
+    kind: FaultKind,
+    at: u64,
+    calls: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FaultKind {
+    Write,
+    Fsync,
+    NoSpace,
+}
+
+impl FaultIo {
+    fn parse(spec: &str, inner: Box<dyn Io>) -> io::Result<Self> {
+        let bad = || {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("RINGBUS_IO_FAULT={spec:?}: use write:N, fsync:N or nospace:N"),
+            )
+        };
+        let (kind, n) = spec.split_once(':').ok_or_else(bad)?;
+        let kind = match kind {
+            "write" => FaultKind::Write,
+            "fsync" => FaultKind::Fsync,
+            "nospace" => FaultKind::NoSpace,
+            _ => return Err(bad()),
+        };
+        let at = n.parse().ok().filter(|&n| n > 0).ok_or_else(bad)?;
+        Ok(Self { inner, kind, at, calls: 0 })
+    }
+}
+
+impl Io for FaultIo {
+    fn write(&mut self, file: &File, writes: &[Write<'_>], sync: bool) -> io::Result<()> {
+        let counts = match self.kind {
+            FaultKind::Write => !sync,
+            FaultKind::Fsync => sync,
+            FaultKind::NoSpace => true,
+        };
+        if counts {
+            self.calls += 1;
+        }
+        if !counts || self.calls < self.at {
+            return self.inner.write(file, writes, sync);
+        }
+        match self.kind {
+            FaultKind::Write => Err(io::Error::from_raw_os_error(libc::EIO)),
+            FaultKind::NoSpace => Err(io::Error::from_raw_os_error(libc::ENOSPC)),
+            FaultKind::Fsync => {
+                self.inner.write(file, writes, false)?;
+                Err(io::Error::from_raw_os_error(libc::EIO))
+            }
+        }
+    }
 }
 
 #[cfg(test)]
