@@ -116,32 +116,42 @@ mod uring {
                         unsafe { sq.push(&entry) }.map_err(|_| io::Error::other("io_uring submission queue full"))?;
                     }
                 }
-                self.ring.submit_and_wait(n)?;
                 let mut first_error = None;
                 let mut synced = false;
                 let mut retry: Vec<Pending<'_>> = Vec::new();
-                for cqe in self.ring.completion() {
-                    let res = cqe.result();
-                    let data = cqe.user_data();
-                    if data == u64::MAX {
-                        if res >= 0 {
-                            synced = true;
-                        } else if res != -libc::ECANCELED {
-                            first_error.get_or_insert(io::Error::from_raw_os_error(-res));
-                        }
-                        continue;
+                let mut done = 0;
+                while done < n {
+                    // Every entry of the chain must complete before the buffers may go: wait
+                    // through interruptions.
+                    match self.ring.submit_and_wait(1) {
+                        Ok(_) => {}
+                        Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EAGAIN | libc::EBUSY)) => continue,
+                        Err(e) => return Err(e),
                     }
-                    let (offset, bytes) = chain[data as usize];
-                    if res == -libc::ECANCELED {
-                        // A link before it broke: write it again.
-                        retry.push((offset, bytes));
-                    } else if res < 0 {
-                        first_error.get_or_insert(io::Error::from_raw_os_error(-res));
-                    } else if res == 0 && !bytes.is_empty() {
-                        first_error.get_or_insert(io::Error::new(io::ErrorKind::WriteZero, "write returned 0"));
-                    } else if (res as usize) < bytes.len() {
-                        // Short write: the rest goes again.
-                        retry.push((offset + res as u64, &bytes[res as usize..]));
+                    for cqe in self.ring.completion() {
+                        done += 1;
+                        let res = cqe.result();
+                        let data = cqe.user_data();
+                        if data == u64::MAX {
+                            if res >= 0 {
+                                synced = true;
+                            } else if res != -libc::ECANCELED {
+                                first_error.get_or_insert(io::Error::from_raw_os_error(-res));
+                            }
+                            continue;
+                        }
+                        let (offset, bytes) = chain[data as usize];
+                        if res == -libc::ECANCELED {
+                            // A link before it broke: write it again.
+                            retry.push((offset, bytes));
+                        } else if res < 0 {
+                            first_error.get_or_insert(io::Error::from_raw_os_error(-res));
+                        } else if res == 0 && !bytes.is_empty() {
+                            first_error.get_or_insert(io::Error::new(io::ErrorKind::WriteZero, "write returned 0"));
+                        } else if (res as usize) < bytes.len() {
+                            // Short write: the rest goes again.
+                            retry.push((offset + res as u64, &bytes[res as usize..]));
+                        }
                     }
                 }
                 if let Some(e) = first_error {
