@@ -87,6 +87,14 @@ pub struct TopicConfig {
     /// Persisted topics: largest segment file, header included (default 64 MiB; at least the
     /// ring capacity plus 64 bytes, at most 1 TiB). Segments are preallocated to this size.
     pub segment_bytes: u64,
+    /// Persisted topics: keep at most about this many bytes of log per partition; the oldest
+    /// sealed segments are deleted while the partition holds more (default: no limit). The
+    /// segment being written is never deleted, so a partition holds at least one segment.
+    pub retention_bytes: Option<u64>,
+    /// Persisted topics: delete sealed segments whose newest event is older than this (a
+    /// segment counts as old once the segment after it was created that long ago; default: no
+    /// limit).
+    pub retention_age: Option<Duration>,
 }
 
 impl Default for TopicConfig {
@@ -101,6 +109,8 @@ impl Default for TopicConfig {
             timestamps: TimestampSource::Coarse,
             producers: Producers::Multi,
             segment_bytes: 64 << 20,
+            retention_bytes: None,
+            retention_age: None,
         }
     }
 }
@@ -165,6 +175,18 @@ impl TopicConfig {
         self
     }
 
+    /// Sets size-based retention (persisted topics): bytes of log kept per partition.
+    pub fn retention_bytes(mut self, bytes: u64) -> Self {
+        self.retention_bytes = Some(bytes);
+        self
+    }
+
+    /// Sets age-based retention (persisted topics).
+    pub fn retention_age(mut self, age: Duration) -> Self {
+        self.retention_age = Some(age);
+        self
+    }
+
     /// The largest unaligned event frame these settings allow.
     pub(crate) fn max_frame(&self) -> usize {
         HEADER_LEN + self.max_key + self.max_payload
@@ -192,6 +214,12 @@ impl TopicConfig {
                     self.capacity as u64 + 64
                 ),
             );
+        }
+        if self.retention_bytes == Some(0) {
+            return bad("retention_bytes", "0 would delete every sealed segment at once; use None for no limit".into());
+        }
+        if self.retention_age.is_some_and(|a| a.is_zero()) {
+            return bad("retention_age", "must be more than zero; use None for no limit".into());
         }
         if let Durability::Async { max_delay } = self.durability {
             if max_delay.is_zero() || max_delay > Duration::from_secs(3600) {

@@ -132,6 +132,8 @@ pub struct LogStats {
     pub truncated_on_open: u64,
     /// Why the partition stopped accepting events, if a write or fsync failed.
     pub poisoned: Option<String>,
+    /// The last failure to delete a segment for retention (retried every second).
+    pub retention_error: Option<String>,
 }
 
 /// What kind of reader a [`ReaderStats`] describes.

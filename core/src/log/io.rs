@@ -125,7 +125,9 @@ mod uring {
                     // through interruptions.
                     match self.ring.submit_and_wait(1) {
                         Ok(_) => {}
-                        Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EAGAIN | libc::EBUSY)) => continue,
+                        Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EAGAIN | libc::EBUSY)) => {
+                            continue
+                        }
                         Err(e) => return Err(e),
                     }
                     for cqe in self.ring.completion() {

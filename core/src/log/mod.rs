@@ -59,6 +59,11 @@ pub(crate) struct LogShared {
     pub(crate) truncated_on_open: AtomicU64,
     /// `Topic::flush` wants everything below this durable now.
     pub(crate) flush_target: AtomicU64,
+    /// Positions of readers of segment files: retention deletes no segment at or after the
+    /// lowest.
+    pub(crate) pins: Mutex<Vec<std::sync::Weak<AtomicU64>>>,
+    /// The last retention failure (deleting a segment), if any.
+    pub(crate) retention_error: Mutex<Option<String>>,
 }
 
 impl LogShared {
@@ -77,12 +82,30 @@ impl LogShared {
             fsyncs: AtomicU64::new(0),
             truncated_on_open: AtomicU64::new(0),
             flush_target: AtomicU64::new(0),
+            pins: Mutex::new(Vec::new()),
+            retention_error: Mutex::new(None),
         }
     }
 
     /// The oldest offset kept on disk.
     pub(crate) fn earliest(&self) -> u64 {
         self.segments.read().first().copied().unwrap_or(0)
+    }
+
+    /// Registers a reader of segment files at `position` (it stores its position there as it
+    /// reads).
+    pub(crate) fn pin(&self, position: u64) -> std::sync::Arc<AtomicU64> {
+        let pin = std::sync::Arc::new(AtomicU64::new(position));
+        let mut pins = self.pins.lock();
+        pins.retain(|w| w.strong_count() > 0);
+        pins.push(std::sync::Arc::downgrade(&pin));
+        pin
+    }
+
+    /// The lowest position a reader of segment files is at (u64::MAX: none).
+    pub(crate) fn lowest_pin(&self) -> u64 {
+        let pins = self.pins.lock();
+        pins.iter().filter_map(std::sync::Weak::upgrade).map(|p| p.load(Ordering::Acquire)).min().unwrap_or(u64::MAX)
     }
 
     /// A snapshot for [`PartitionStats`](crate::PartitionStats).
@@ -96,6 +119,7 @@ impl LogShared {
             fsyncs: self.fsyncs.load(Ordering::Relaxed),
             truncated_on_open: self.truncated_on_open.load(Ordering::Relaxed),
             poisoned: self.poisoned.lock().clone(),
+            retention_error: self.retention_error.lock().clone(),
         }
     }
 
@@ -212,7 +236,7 @@ pub(crate) fn write_topic_conf(topic_dir: &Path, config: &TopicConfig) -> Result
     let text = format!(
         "# ringbus topic configuration, written by ringbus; read when the data directory is opened\n\
          partitions={}\ncapacity={}\nmax_payload={}\nmax_key={}\nsegment_bytes={}\ndurability={}\n\
-         producers={}\ntimestamps={}\nwait={}\n",
+         producers={}\ntimestamps={}\nwait={}\nretention_bytes={}\nretention_ms={}\n",
         config.partitions,
         config.capacity,
         config.max_payload,
@@ -226,6 +250,8 @@ pub(crate) fn write_topic_conf(topic_dir: &Path, config: &TopicConfig) -> Result
             WaitStrategy::Yield => "yield",
             _ => "park",
         },
+        config.retention_bytes.map_or("none".to_owned(), |b| b.to_string()),
+        config.retention_age.map_or("none".to_owned(), |a| a.as_millis().to_string()),
     );
     let tmp = topic_dir.join("topic.conf.tmp");
     let path = topic_dir.join(TOPIC_CONF);
@@ -279,6 +305,10 @@ pub(crate) fn read_topic_conf(topic_dir: &Path) -> Result<TopicConfig, Error> {
                     _ => WaitStrategy::Park,
                 }
             }
+            "retention_bytes" => config.retention_bytes = if value == "none" { None } else { Some(num()?) },
+            "retention_ms" => {
+                config.retention_age = if value == "none" { None } else { Some(Duration::from_millis(num()?)) }
+            }
             // Keys from a later version are ignored (see FORMAT.md: compatibility).
             _ => {}
         }
@@ -309,6 +339,19 @@ pub(crate) fn create_segment(dir: &Path, first: u64, segment_bytes: u64, durable
     let f = make().map_err(|e| Error::io(format!("creating segment {}", path.display()), &e))?;
     sync_dir(dir)?;
     Ok(f)
+}
+
+/// The creation time in a segment's header.
+pub(crate) fn segment_created_ns(path: &Path) -> Result<u64, Error> {
+    let mut head = [0u8; SEGMENT_HEADER_LEN as usize];
+    File::open(path)
+        .and_then(|f| f.read_exact_at(&mut head, 0))
+        .map_err(|e| Error::io(format!("reading the header of {}", path.display()), &e))?;
+    SegmentHeader::decode(&head).map(|h| h.created_ns).map_err(|e| Error::CorruptLog {
+        segment: path.display().to_string(),
+        position: 0,
+        reason: e.to_string(),
+    })
 }
 
 /// Reserves `len` bytes for the file (so appends do not allocate blocks); files that cannot be

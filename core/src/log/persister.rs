@@ -41,6 +41,8 @@ pub(crate) struct PartWriter {
     /// When the oldest write not yet fsynced was made.
     unsynced_since: Option<Instant>,
     poisoned: bool,
+    /// When retention was last checked.
+    retention_checked: Option<Instant>,
 }
 
 impl PartWriter {
@@ -72,11 +74,64 @@ impl PartWriter {
             durable_field,
             unsynced_since: None,
             poisoned: false,
+            retention_checked: None,
+        }
+    }
+
+    /// Deletes the oldest sealed segments that the topic's retention no longer keeps (checked
+    /// after a rotation and at most once a second): while the partition holds more than
+    /// `retention_bytes` of log, or the segment after the oldest was created more than
+    /// `retention_age` ago. Never the segment being written, never one a reader is in (or
+    /// after). The list shrinks before the file goes, so new readers get `OffsetTrimmed`.
+    fn apply_retention(
+        &mut self,
+        config: &crate::bus::config::TopicConfig,
+        now: Instant,
+        rotated: bool,
+    ) -> Result<(), Error> {
+        if config.retention_bytes.is_none() && config.retention_age.is_none() {
+            return Ok(());
+        }
+        if !rotated && self.retention_checked.is_some_and(|t| now.duration_since(t) < Duration::from_secs(1)) {
+            return Ok(());
+        }
+        self.retention_checked = Some(now);
+        let now_ns = crate::bus::clock::now(crate::bus::config::TimestampSource::Precise);
+        loop {
+            let (oldest, next) = {
+                let segments = self.log.segments.read();
+                if segments.len() < 2 {
+                    return Ok(());
+                }
+                (segments[0], segments[1])
+            };
+            let by_bytes = config.retention_bytes.is_some_and(|max| self.written - oldest > max);
+            let by_age = match config.retention_age {
+                Some(age) => {
+                    let created = super::segment_created_ns(&self.log.segment_path(next))?;
+                    now_ns.saturating_sub(created) > age.as_nanos() as u64
+                }
+                None => false,
+            };
+            if !(by_bytes || by_age) || self.log.lowest_pin() < next {
+                return Ok(());
+            }
+            self.log.segments.write().remove(0);
+            let path = self.log.segment_path(oldest);
+            std::fs::remove_file(&path).map_err(|e| Error::io(format!("deleting {}", path.display()), &e))?;
+            super::sync_dir(&self.log.dir)?;
         }
     }
 
     /// Writes what is committed; fsyncs per the durability. Returns whether it did anything.
-    fn step(&mut self, ring: &Ring, io: &mut dyn Io, durability: Durability, now: Instant) -> Result<bool, Error> {
+    fn step(
+        &mut self,
+        ring: &Ring,
+        io: &mut dyn Io,
+        config: &crate::bus::config::TopicConfig,
+        now: Instant,
+    ) -> Result<bool, Error> {
+        let durability = config.durability;
         let committed = ring.committed();
         let mut busy = false;
         while self.written < committed {
@@ -99,6 +154,10 @@ impl PartWriter {
                 self.rotate(io)?;
             }
             busy = true;
+        }
+        if let Err(e) = self.apply_retention(config, now, busy) {
+            // Not fatal to writing: reported in stats and tried again a second later.
+            *self.log.retention_error.lock() = Some(e.to_string());
         }
         let flush = self.log.flush_target.load(Ordering::Acquire) > self.durable;
         if let Durability::Async { max_delay } = durability {
@@ -225,7 +284,7 @@ pub(crate) fn run(topic: Arc<TopicInner>, mut parts: Vec<PartWriter>, mut io: Bo
                 continue;
             }
             let ring = &topic.rings[i];
-            match w.step(ring, io.as_mut(), durability, now) {
+            match w.step(ring, io.as_mut(), &topic.config, now) {
                 Ok(b) => busy |= b,
                 Err(e) => w.poison(ring, &e),
             }

@@ -25,17 +25,21 @@ pub(crate) struct LogReader {
     buf: Vec<u8>,
     /// Log position of `buf[0]`.
     buf_start: u64,
+    /// Tells retention where this reader is.
+    pin: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl LogReader {
     /// A reader at `position`. Checks that the position is kept and is a frame's start.
     pub(crate) fn at(log: Arc<LogShared>, position: u64) -> Result<Self, Error> {
+        // Pin first, then check: retention either saw the pin or deleted before the check.
+        let pin = log.pin(position);
         let earliest = log.earliest();
         let partition = log.partition;
         if position < earliest {
             return Err(Error::OffsetTrimmed { partition, offset: position, earliest });
         }
-        let mut reader = Self { log, position, file: None, buf: Vec::new(), buf_start: 0 };
+        let mut reader = Self { log, position, file: None, buf: Vec::new(), buf_start: 0, pin };
         if position < reader.log.written.load(Ordering::Acquire) {
             match reader.frame_here() {
                 Ok(_) => {}
@@ -61,6 +65,7 @@ impl LogReader {
             let (frame, at) = self.frame_here()?;
             let position = self.position;
             self.position += frame.span() as u64;
+            self.pin.store(self.position, Ordering::Release);
             if let Frame::Event { len, .. } = frame {
                 out.clear();
                 out.extend_from_slice(&self.buf[at..at + len]);
