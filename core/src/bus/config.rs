@@ -275,6 +275,10 @@ pub enum Start {
     /// The event at this offset (readers of exactly one partition only). The offset must be an
     /// event's start, such as one a [`Receipt`](crate::Receipt) reported.
     Offset(u64),
+    /// Groups of persisted topics: where the group last committed
+    /// ([`Member::commit`](crate::Member::commit)), or the earliest event kept if it never
+    /// did. At-least-once: events handed out after the last commit come again.
+    Committed,
 }
 
 /// Options for [`Topic::subscribe`](crate::Topic::subscribe).

@@ -10,14 +10,19 @@ use super::config::{validate_name, Start};
 use super::error::Error;
 use super::event::EventRef;
 use super::stats::{ReaderCounters, ReaderKind, ReaderStats};
+use super::subscription::join_error;
 use super::subscription::{join_ring, wrap};
 use super::topic::TopicInner;
-use crate::ring::frame::{align, Word0};
+use crate::log::reader::LogReader;
+use crate::ring::frame::{align, Word0, HEADER_LEN};
 use crate::ring::group::{GroupCursor, MemberSlot, Run};
-use crate::ring::GateKind;
+use crate::ring::{GateKind, JoinAt, JoinError};
 
 /// Events a member claims at once when polling one at a time.
 const RUN_EVENTS: usize = 32;
+
+/// Events a member takes from segment files at once.
+const DISK_RUN_EVENTS: usize = 256;
 
 /// State shared by a group's handles.
 #[derive(Debug)]
@@ -25,10 +30,32 @@ pub(crate) struct GroupShared {
     name: String,
     topic: Arc<TopicInner>,
     cursors: Vec<Arc<GroupCursor>>,
-    gate_ids: Vec<u64>,
+    /// Per partition: the ring gate once the group reads the ring there.
+    gate_ids: Mutex<Vec<Option<u64>>>,
+    /// Per partition: reading segment files, before the group reaches the ring (persisted
+    /// topics whose group starts behind what the ring holds).
+    disk: Vec<Mutex<DiskState>>,
     members: Mutex<Vec<Weak<ReaderCounters>>>,
     /// Deliveries by members that left.
     retired: AtomicU64,
+    next_member_id: AtomicU64,
+}
+
+/// A partition's segment-file side of a group.
+#[derive(Debug, Default)]
+struct DiskState {
+    /// The shared reader; `None` once the group reads the ring (or never read disk).
+    feed: Option<LogReader>,
+    /// Disk runs members are processing: (member id, start).
+    inflight: Vec<(u64, u64)>,
+    /// Disk runs members left unfinished: (start, end), taken before new ones.
+    returned: Vec<(u64, u64)>,
+}
+
+impl DiskState {
+    fn has_work(&self) -> bool {
+        self.feed.is_some() || !self.returned.is_empty()
+    }
 }
 
 impl GroupShared {
@@ -55,10 +82,55 @@ impl GroupShared {
     }
 }
 
+impl GroupShared {
+    /// Partition `k`'s position below which every event handed to a member was processed:
+    /// the oldest run still in flight (disk or ring), else where the group reads next.
+    fn committed_position(&self, k: usize) -> u64 {
+        let disk = self.disk[k].lock();
+        let mut p = match &disk.feed {
+            Some(reader) => reader.position(),
+            None => self.cursors[k].gate(),
+        };
+        for &(_, start) in &disk.inflight {
+            p = p.min(start);
+        }
+        for &(start, _) in &disk.returned {
+            p = p.min(start);
+        }
+        p
+    }
+
+    /// Stores the group's committed positions (persisted topics).
+    fn commit(&self) -> Result<Vec<u64>, Error> {
+        let Some(topic_dir) = self.topic.dir() else {
+            return Err(Error::NotPersisted(format!("committing group {:?}", self.name)));
+        };
+        let offsets: Vec<u64> = (0..self.cursors.len()).map(|k| self.committed_position(k)).collect();
+        crate::log::write_group_offsets(topic_dir, &self.name, &offsets)?;
+        Ok(offsets)
+    }
+
+    /// Joins partition `k`'s ring at `position` (the disk feed caught up).
+    fn join_ring_at(&self, k: usize, position: u64) -> Result<bool, Error> {
+        let ring = &self.topic.rings[k];
+        match ring.join(JoinAt::Offset(position), Some((GateKind::Group(self.cursors[k].clone()), None))) {
+            Ok(joined) => {
+                self.gate_ids.lock()[k] = joined.gate_id;
+                self.cursors[k].set_joined();
+                Ok(true)
+            }
+            Err(JoinError::Trimmed { .. }) => Ok(false),
+            Err(e) => Err(join_error(k as u32, position, e)),
+        }
+    }
+}
+
 impl Drop for GroupShared {
     fn drop(&mut self) {
-        for (i, id) in self.gate_ids.iter().enumerate() {
-            self.topic.rings[i].leave(*id);
+        for (i, id) in self.gate_ids.lock().iter().enumerate() {
+            if let Some(id) = id {
+                self.topic.rings[i].leave(*id);
+            }
         }
     }
 }
@@ -87,33 +159,66 @@ impl Group {
         if let Some(shared) = reg.groups.get(name).and_then(Weak::upgrade) {
             return Ok(Self { shared });
         }
-        let mut cursors = Vec::new();
-        let mut gate_ids = Vec::new();
-        for (i, ring) in topic.rings.iter().enumerate() {
-            let cursor = Arc::new(GroupCursor::new());
-            match join_ring(ring, i as u32, start, Some((GateKind::Group(cursor.clone()), None))) {
-                Ok(joined) => {
-                    gate_ids.push(joined.gate_id.expect("gated join returns an id"));
-                    cursors.push(cursor);
+        // Where each partition starts: an offset on disk, or a ring join.
+        let committed = match (start, topic.dir()) {
+            (Start::Committed, Some(dir)) => crate::log::read_group_offsets(dir, name, topic.partitions())?,
+            (Start::Committed, None) => {
+                return Err(Error::NotPersisted(format!("Start::Committed for group {name:?}")));
+            }
+            _ => None,
+        };
+        let n = topic.partitions() as usize;
+        let shared = GroupShared {
+            name: name.to_owned(),
+            topic: topic.clone(),
+            cursors: (0..n).map(|_| Arc::new(GroupCursor::new())).collect(),
+            gate_ids: Mutex::new(vec![None; n]),
+            disk: (0..n).map(|_| Mutex::new(DiskState::default())).collect(),
+            members: Mutex::new(Vec::new()),
+            retired: AtomicU64::new(0),
+            next_member_id: AtomicU64::new(0),
+        };
+        // On error, `shared` drops and leaves the rings joined so far.
+        for (k, ring) in topic.rings.iter().enumerate() {
+            let at = match (start, &committed, topic.log(k as u32)) {
+                (Start::Committed, Some(offsets), _) => Some(offsets[k]),
+                (Start::Committed, None, Some(log)) | (Start::Earliest, _, Some(log)) => Some(log.earliest()),
+                (Start::Offset(o), _, Some(_)) => Some(o),
+                _ => None,
+            };
+            match (at, topic.log(k as u32)) {
+                (Some(at), Some(log)) if at < ring.earliest_hint() => {
+                    shared.disk[k].lock().feed = Some(LogReader::at(log.clone(), at)?);
                 }
-                Err(e) => {
-                    for (j, id) in gate_ids.iter().enumerate() {
-                        topic.rings[j].leave(*id);
-                    }
-                    return Err(e);
+                (Some(at), Some(_)) => {
+                    let joined = join_ring(
+                        ring,
+                        k as u32,
+                        Start::Offset(at),
+                        Some((GateKind::Group(shared.cursors[k].clone()), None)),
+                    )?;
+                    shared.gate_ids.lock()[k] = joined.gate_id;
+                    shared.cursors[k].set_joined();
+                }
+                _ => {
+                    let joined =
+                        join_ring(ring, k as u32, start, Some((GateKind::Group(shared.cursors[k].clone()), None)))?;
+                    shared.gate_ids.lock()[k] = joined.gate_id;
+                    shared.cursors[k].set_joined();
                 }
             }
         }
-        let shared = Arc::new(GroupShared {
-            name: name.to_owned(),
-            topic: topic.clone(),
-            cursors,
-            gate_ids,
-            members: Mutex::new(Vec::new()),
-            retired: AtomicU64::new(0),
-        });
+        let shared = Arc::new(shared);
         reg.groups.insert(name.to_owned(), Arc::downgrade(&shared));
         Ok(Self { shared })
+    }
+
+    /// Stores where the group stands: per partition, the offset before which every event was
+    /// handed to a member that has finished it (the oldest run any member still processes), so
+    /// `Start::Committed` resumes there after a restart. Returns the offsets. Persisted topics
+    /// only ([`Error::NotPersisted`] otherwise); the file is fsynced before this returns.
+    pub fn commit(&self) -> Result<Vec<u64>, Error> {
+        self.shared.commit()
     }
 
     /// The group's name.
@@ -127,7 +232,8 @@ impl Group {
         let slots = self.shared.cursors.iter().map(|c| c.add_member()).collect();
         let counters = Arc::new(ReaderCounters::new(self.shared.cursors.len()));
         self.shared.members.lock().push(Arc::downgrade(&counters));
-        Member { shared: self.shared.clone(), slots, run: None, turn: 0, counters }
+        let id = self.shared.next_member_id.fetch_add(1, Ordering::Relaxed);
+        Member { shared: self.shared.clone(), slots, run: None, disk_run: DiskRun::default(), id, turn: 0, counters }
     }
 }
 
@@ -136,6 +242,27 @@ struct CurrentRun {
     slot: usize,
     position: u64,
     end: u64,
+}
+
+/// A run of events read from segment files, copied into the member's buffer.
+#[derive(Debug, Default)]
+struct DiskRun {
+    slot: usize,
+    /// (offset, unaligned frame length, index in `buf`) of each event.
+    frames: Vec<(u64, usize, usize)>,
+    next: usize,
+    buf: Vec<u8>,
+    /// Offset after the run's last frame.
+    end: u64,
+}
+
+/// Where a found event lies.
+#[derive(Debug, Clone, Copy)]
+enum Found {
+    /// In the ring: (partition, offset, unaligned frame length).
+    Ring(usize, u64, usize),
+    /// In the member's disk run, at this index of its frames.
+    Disk(usize),
 }
 
 /// One member of a work-queue [`Group`]: polls like a [`Subscription`](crate::Subscription),
@@ -150,6 +277,10 @@ pub struct Member {
     shared: Arc<GroupShared>,
     slots: Vec<Arc<MemberSlot>>,
     run: Option<CurrentRun>,
+    /// A run taken from segment files (`frames` empty: none).
+    disk_run: DiskRun,
+    /// Identifies this member's disk runs in the group's in-flight lists.
+    id: u64,
     turn: usize,
     counters: Arc<ReaderCounters>,
 }
@@ -206,6 +337,33 @@ impl Member {
         Ok(n)
     }
 
+    /// Commits for the group (see [`Group::commit`]): everything this member was handed counts
+    /// as processed, and the group's offsets are stored and fsynced. Returns them.
+    ///
+    /// Errors: [`Error::NotPersisted`] on an in-memory topic, [`Error::Io`].
+    pub fn commit(&mut self) -> Result<Vec<u64>, Error> {
+        self.finish_run_if_done();
+        if let Some(run) = self.run {
+            // The events before `position` were handed out: done.
+            self.slots[run.slot].advance(run.position);
+        }
+        if !self.disk_run.frames.is_empty() {
+            let done_to = match self.disk_run.frames.get(self.disk_run.next) {
+                Some(&(offset, _, _)) => offset,
+                None => self.disk_run.end,
+            };
+            if self.disk_run.next == self.disk_run.frames.len() {
+                self.finish_disk_run();
+            } else {
+                let mut disk = self.shared.disk[self.disk_run.slot].lock();
+                for entry in disk.inflight.iter_mut().filter(|(id, _)| *id == self.id) {
+                    entry.1 = done_to;
+                }
+            }
+        }
+        self.shared.commit()
+    }
+
     /// Releases the current run when all of it was handed out.
     fn finish_run_if_done(&mut self) {
         if let Some(run) = self.run {
@@ -221,16 +379,88 @@ impl Member {
             ring.writable.notify();
             self.run = None;
         }
+        if !self.disk_run.frames.is_empty() && self.disk_run.next == self.disk_run.frames.len() {
+            self.finish_disk_run();
+        }
     }
 
-    fn find(&mut self, max_run: usize) -> Result<Option<(usize, u64, usize)>, Error> {
+    /// Ends the current disk run (all of it was handed out).
+    fn finish_disk_run(&mut self) {
+        let mut disk = self.shared.disk[self.disk_run.slot].lock();
+        disk.inflight.retain(|(id, _)| *id != self.id);
+        drop(disk);
+        self.disk_run.frames.clear();
+        self.disk_run.buf.clear();
+        self.disk_run.next = 0;
+    }
+
+    /// Takes a run of events from partition `k`'s segment files if the group reads them there:
+    /// returned runs first, then the shared reader. Switches the partition to the ring once the
+    /// reader reaches what the ring holds. Whether a run was taken.
+    fn take_disk_run(&mut self, k: usize, max: usize) -> Result<bool, Error> {
+        let shared = &self.shared;
+        let mut disk = shared.disk[k].lock();
+        if !disk.has_work() {
+            return Ok(false);
+        }
+        let run = &mut self.disk_run;
+        run.slot = k;
+        let max = max.clamp(1, DISK_RUN_EVENTS);
+        let start;
+        if let Some((from, to)) = disk.returned.pop() {
+            let log = shared.topic.log(k as u32).expect("a persisted topic");
+            let mut reader = LogReader::at(log.clone(), from)?;
+            start = from;
+            while reader.position() < to && run.frames.len() < max {
+                let at = run.buf.len();
+                match reader.next_event(&mut run.buf)? {
+                    Some((offset, len)) => run.frames.push((offset, len, at)),
+                    None => break,
+                }
+            }
+            run.end = reader.position();
+            if run.end < to {
+                disk.returned.push((run.end, to));
+            }
+        } else {
+            let ring = &shared.topic.rings[k];
+            let feed = disk.feed.as_mut().expect("has_work: a feed");
+            if feed.position() >= ring.earliest_hint() && shared.join_ring_at(k, feed.position())? {
+                disk.feed = None;
+                return Ok(false);
+            }
+            start = feed.position();
+            while run.frames.len() < max {
+                let at = run.buf.len();
+                match feed.next_event(&mut run.buf)? {
+                    Some((offset, len)) => run.frames.push((offset, len, at)),
+                    None => break,
+                }
+            }
+            run.end = feed.position();
+        }
+        if run.frames.is_empty() {
+            return Ok(false);
+        }
+        run.next = 0;
+        disk.inflight.push((self.id, start));
+        Ok(true)
+    }
+
+    fn find(&mut self, max_run: usize) -> Result<Option<Found>, Error> {
         loop {
+            if self.disk_run.next < self.disk_run.frames.len() {
+                return Ok(Some(Found::Disk(self.disk_run.next)));
+            }
+            if !self.disk_run.frames.is_empty() {
+                self.finish_disk_run();
+            }
             if let Some(run) = &mut self.run {
                 let ring = &self.shared.topic.rings[run.slot];
                 while run.position < run.end {
                     match ring.word0(run.position) {
                         Word0::Padding(n) => run.position += n as u64,
-                        Word0::Event(len) => return Ok(Some((run.slot, run.position, len))),
+                        Word0::Event(len) => return Ok(Some(Found::Ring(run.slot, run.position, len))),
                         Word0::Uncommitted => unreachable!("a claimed run holds only committed frames"),
                     }
                 }
@@ -242,8 +472,17 @@ impl Member {
             let mut claimed = false;
             for step in 0..n {
                 let k = wrap(self.turn + step, n);
+                if self.take_disk_run(k, max_run)? {
+                    self.turn = wrap(k + 1, n);
+                    claimed = true;
+                    break;
+                }
+                let cursor = &self.shared.cursors[k];
+                if !cursor.is_joined() {
+                    continue;
+                }
                 let ring = &self.shared.topic.rings[k];
-                if let Some(Run { start, end }) = self.shared.cursors[k].claim(ring, &self.slots[k], max_run.max(1)) {
+                if let Some(Run { start, end }) = cursor.claim(ring, &self.slots[k], max_run.max(1)) {
                     self.run = Some(CurrentRun { slot: k, position: start, end });
                     self.turn = wrap(k + 1, n);
                     claimed = true;
@@ -263,27 +502,49 @@ impl Member {
     fn drained(&self) -> bool {
         self.shared.cursors.iter().enumerate().all(|(k, c)| {
             let ring = &self.shared.topic.rings[k];
-            ring.drained_at(c.next()) && !c.has_work(ring)
+            c.is_joined() && !self.shared.disk[k].lock().has_work() && ring.drained_at(c.next()) && !c.has_work(ring)
         })
     }
 
-    fn take(&mut self, (slot, position, len): (usize, u64, usize)) -> EventRef<'_> {
-        let run = self.run.as_mut().expect("find set the run");
-        run.position = position + align(len) as u64;
+    fn take(&mut self, found: Found) -> EventRef<'_> {
         self.counters.delivered.add(1);
-        let ring = &self.shared.topic.rings[slot];
-        let (timestamp, key_len) = ring.header(position);
-        // SAFETY: the frame is committed (the claim walked its Acquire-loaded word 0) and this
-        // member's slot holds the group's gate at or before it until the run is released, which
-        // needs &mut self and so cannot happen while the returned borrow lives.
-        let body = unsafe { ring.body(position, len) };
-        let key_len = key_len.min(body.len());
-        EventRef {
-            offset: position,
-            partition: slot as u32,
-            timestamp,
-            key: (key_len > 0).then(|| &body[..key_len]),
-            payload: &body[key_len..],
+        match found {
+            Found::Disk(i) => {
+                let run = &mut self.disk_run;
+                run.next = i + 1;
+                let (offset, len, at) = run.frames[i];
+                let frame = &run.buf[at..at + len];
+                let timestamp = u64::from_le_bytes(frame[8..16].try_into().expect("8 bytes"));
+                let key_len =
+                    (u16::from_le_bytes(frame[16..18].try_into().expect("2 bytes")) as usize).min(len - HEADER_LEN);
+                let body = &frame[HEADER_LEN..];
+                EventRef {
+                    offset,
+                    partition: run.slot as u32,
+                    timestamp,
+                    key: (key_len > 0).then(|| &body[..key_len]),
+                    payload: &body[key_len..],
+                }
+            }
+            Found::Ring(slot, position, len) => {
+                let run = self.run.as_mut().expect("find set the run");
+                run.position = position + align(len) as u64;
+                let ring = &self.shared.topic.rings[slot];
+                let (timestamp, key_len) = ring.header(position);
+                // SAFETY: the frame is committed (the claim walked its Acquire-loaded word 0)
+                // and this member's slot holds the group's gate at or before it until the run
+                // is released, which needs &mut self and so cannot happen while the returned
+                // borrow lives.
+                let body = unsafe { ring.body(position, len) };
+                let key_len = key_len.min(body.len());
+                EventRef {
+                    offset: position,
+                    partition: slot as u32,
+                    timestamp,
+                    key: (key_len > 0).then(|| &body[..key_len]),
+                    payload: &body[key_len..],
+                }
+            }
         }
     }
 
@@ -292,7 +553,8 @@ impl Member {
         let ready = || {
             self.shared.cursors.iter().enumerate().any(|(k, c)| {
                 let ring = &topic.rings[k];
-                c.has_work(ring) || ring.drained_at(c.next())
+                self.shared.disk[k].lock().has_work()
+                    || (c.is_joined() && (c.has_work(ring) || ring.drained_at(c.next())))
             })
         };
         topic.config.wait.wait(&topic.readable, ready, deadline)
@@ -301,6 +563,15 @@ impl Member {
 
 impl Drop for Member {
     fn drop(&mut self) {
+        if !self.disk_run.frames.is_empty() {
+            // Hand the unprocessed rest of the disk run back to the group.
+            let rest = self.disk_run.frames.get(self.disk_run.next).map(|&(offset, _, _)| offset);
+            let mut disk = self.shared.disk[self.disk_run.slot].lock();
+            disk.inflight.retain(|(id, _)| *id != self.id);
+            if let Some(from) = rest {
+                disk.returned.push((from, self.disk_run.end));
+            }
+        }
         let run = self.run.take();
         for (k, slot) in self.slots.iter().enumerate() {
             let rest = run.filter(|r| r.slot == k).map(|r| Run { start: r.position, end: r.end });

@@ -101,7 +101,7 @@ fn disk_start(topic: &TopicInner, partition: u32, start: Start) -> Result<Option
     let at = match start {
         Start::Earliest => log.earliest(),
         Start::Offset(n) => n,
-        Start::Latest => return Ok(None),
+        Start::Latest | Start::Committed => return Ok(None),
     };
     if at >= ring_earliest {
         return Ok(None);
@@ -121,6 +121,12 @@ pub(crate) fn join_ring(
         Start::Earliest => JoinAt::Earliest,
         Start::Latest => JoinAt::Latest,
         Start::Offset(n) => JoinAt::Offset(n),
+        Start::Committed => {
+            return Err(Error::InvalidConfig {
+                field: "start",
+                reason: "Start::Committed is for groups of persisted topics".into(),
+            })
+        }
     };
     let offset = if let Start::Offset(n) = start { n } else { 0 };
     let deadline = Instant::now() + Duration::from_secs(1);
@@ -416,6 +422,7 @@ impl Subscription {
             }
         }
         let reader = part.disk.as_mut().expect("a disk reader");
+        self.scratch.clear();
         match reader.next_event(&mut self.scratch)? {
             Some((position, len)) => {
                 part.position = reader.position();

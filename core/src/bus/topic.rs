@@ -109,6 +109,11 @@ impl TopicInner {
         }
     }
 
+    /// The topic's directory, if it is persisted.
+    pub(crate) fn dir(&self) -> Option<&std::path::Path> {
+        self.logs.as_ref().and_then(|l| l[0].dir.parent())
+    }
+
     /// Partition `partition`'s log, if the topic is persisted.
     #[inline]
     pub(crate) fn log(&self, partition: u32) -> Option<&Arc<LogShared>> {

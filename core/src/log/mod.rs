@@ -548,3 +548,66 @@ pub(crate) fn open_topic(
         .map_err(|e| Error::io("starting the persister thread", &e))?;
     Ok((inner, handle))
 }
+
+/// The file holding group `group`'s committed offsets in a topic directory.
+pub(crate) fn group_offsets_path(topic_dir: &Path, group: &str) -> PathBuf {
+    topic_dir.join("groups").join(format!("{group}.offsets"))
+}
+
+/// Stores a group's committed offsets, one per partition (temporary file, fsync, rename,
+/// directory fsync): lines `<partition> <offset>`, then `crc <CRC-32C of the lines above>`.
+pub(crate) fn write_group_offsets(topic_dir: &Path, group: &str, offsets: &[u64]) -> Result<(), Error> {
+    let dir = topic_dir.join("groups");
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(DIR_MODE)
+        .create(&dir)
+        .map_err(|e| Error::io(format!("creating {}", dir.display()), &e))?;
+    let mut text = String::from("# ringbus group offsets: partition offset\n");
+    for (p, o) in offsets.iter().enumerate() {
+        text.push_str(&format!("{p} {o}\n"));
+    }
+    let crc = crc32c::crc32c(text.as_bytes());
+    text.push_str(&format!("crc {crc:08x}\n"));
+    let path = group_offsets_path(topic_dir, group);
+    let tmp = dir.join(format!("{group}.offsets.tmp"));
+    let write = || -> std::io::Result<()> {
+        let f = OpenOptions::new().write(true).create(true).truncate(true).mode(FILE_MODE).open(&tmp)?;
+        f.write_all_at(text.as_bytes(), 0)?;
+        f.sync_all()?;
+        fs::rename(&tmp, &path)
+    };
+    write().map_err(|e| Error::io(format!("writing {}", path.display()), &e))?;
+    sync_dir(&dir)
+}
+
+/// A group's committed offsets, if it ever committed.
+pub(crate) fn read_group_offsets(topic_dir: &Path, group: &str, partitions: u32) -> Result<Option<Vec<u64>>, Error> {
+    let path = group_offsets_path(topic_dir, group);
+    let text = match fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(format!("reading {}", path.display()), &e)),
+    };
+    let corrupt = |reason: String| Error::CorruptLog { segment: path.display().to_string(), position: 0, reason };
+    let body_end = text.rfind("crc ").ok_or_else(|| corrupt("no checksum line".into()))?;
+    let (body, crc_line) = text.split_at(body_end);
+    let crc = u32::from_str_radix(crc_line.trim().trim_start_matches("crc "), 16)
+        .map_err(|_| corrupt("unreadable checksum line".into()))?;
+    if crc32c::crc32c(body.as_bytes()) != crc {
+        return Err(corrupt("group offsets checksum mismatch".into()));
+    }
+    let mut offsets = vec![None; partitions as usize];
+    for line in body.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+        let mut it = line.split(' ').map(str::parse::<u64>);
+        match (it.next(), it.next()) {
+            (Some(Ok(p)), Some(Ok(o))) if (p as usize) < offsets.len() => offsets[p as usize] = Some(o),
+            _ => return Err(corrupt(format!("unreadable line {line:?}"))),
+        }
+    }
+    offsets
+        .into_iter()
+        .collect::<Option<Vec<u64>>>()
+        .map(Some)
+        .ok_or_else(|| corrupt("a partition has no offset".into()))
+}

@@ -55,7 +55,7 @@ impl LogReader {
         self.position
     }
 
-    /// Copies the next event frame (header included, unaligned length) into `out` and returns
+    /// Appends the next event frame (header included, unaligned length) to `out` and returns
     /// its position and length; `None` once the reader is at what the persister has written.
     pub(crate) fn next_event(&mut self, out: &mut Vec<u8>) -> Result<Option<(u64, usize)>, Error> {
         loop {
@@ -67,7 +67,6 @@ impl LogReader {
             self.position += frame.span() as u64;
             self.pin.store(self.position, Ordering::Release);
             if let Frame::Event { len, .. } = frame {
-                out.clear();
                 out.extend_from_slice(&self.buf[at..at + len]);
                 return Ok(Some((position, len)));
             }

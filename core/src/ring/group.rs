@@ -34,6 +34,13 @@ impl MemberSlot {
     pub(crate) fn release(&self) {
         self.claim_start.store(IDLE, Ordering::Release);
     }
+
+    /// Marks the part of the member's run before `position` done (Release, as for `release`):
+    /// the gate may pass it. `position` lies in the run, at or after its recorded start.
+    #[inline]
+    pub(crate) fn advance(&self, position: u64) {
+        self.claim_start.store(position, Ordering::Release);
+    }
 }
 
 #[derive(Debug, Default)]
@@ -47,6 +54,8 @@ struct Shared {
 #[derive(Debug)]
 pub(crate) struct GroupCursor {
     next: CachePadded<AtomicU64>,
+    /// The group reads the ring through this cursor (it may first read segment files).
+    joined: crate::sync::AtomicBool,
     /// Number of runs in `shared.returned` (a lock-free hint for members).
     returned: AtomicU64,
     shared: Mutex<Shared>,
@@ -64,6 +73,7 @@ impl GroupCursor {
     pub(crate) fn new() -> Self {
         Self {
             next: CachePadded::new(AtomicU64::new(0)),
+            joined: crate::sync::AtomicBool::new(false),
             returned: AtomicU64::new(0),
             shared: Mutex::new(Shared::default()),
         }
@@ -72,6 +82,16 @@ impl GroupCursor {
     /// Sets the first unclaimed position (called once, under the ring's cleaner lock).
     pub(crate) fn start_at(&self, position: u64) {
         self.next.store(position, Ordering::Release);
+    }
+
+    /// Records that the cursor joined its ring (members may claim through it from now on).
+    pub(crate) fn set_joined(&self) {
+        self.joined.store(true, Ordering::Release);
+    }
+
+    /// Whether the cursor joined its ring.
+    pub(crate) fn is_joined(&self) -> bool {
+        self.joined.load(Ordering::Acquire)
     }
 
     /// The first position no member has claimed.
