@@ -275,6 +275,11 @@ pub enum Start {
     /// The event at this offset (readers of exactly one partition only). The offset must be an
     /// event's start, such as one a [`Receipt`](crate::Receipt) reported.
     Offset(u64),
+    /// Subscriptions: the first event, in log order, whose timestamp is at or after this (ns
+    /// since the Unix epoch). On a persisted topic the search starts from the time index and
+    /// reads segment files; in memory it starts at the oldest event held. Events before it in
+    /// the log are skipped, even if later ones have older timestamps.
+    Timestamp(u64),
     /// Groups of persisted topics: where the group last committed
     /// ([`Member::commit`](crate::Member::commit)), or the earliest event kept if it never
     /// did. At-least-once: events handed out after the last commit come again.

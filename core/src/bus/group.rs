@@ -149,6 +149,12 @@ pub struct Group {
 impl Group {
     pub(crate) fn open(topic: Arc<TopicInner>, name: &str, start: Start) -> Result<Self, Error> {
         validate_name(name)?;
+        if matches!(start, Start::Timestamp(_)) {
+            return Err(Error::InvalidConfig {
+                field: "start",
+                reason: "Start::Timestamp is for subscriptions".into(),
+            });
+        }
         if matches!(start, Start::Offset(_)) && topic.partitions() != 1 {
             return Err(Error::InvalidConfig {
                 field: "start",

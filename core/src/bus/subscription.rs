@@ -39,6 +39,8 @@ struct PartReader {
     gate_id: Option<u64>,
     /// Reading segment files, behind the ring (persisted topics); not joined to the ring then.
     disk: Option<LogReader>,
+    /// `Start::Timestamp(t)`: events older than `t` are skipped until the first that is not.
+    skip_before: Option<u64>,
 }
 
 /// A found frame: partition reader slot, position, unaligned length, and whether it was copied
@@ -101,6 +103,7 @@ fn disk_start(topic: &TopicInner, partition: u32, start: Start) -> Result<Option
     let at = match start {
         Start::Earliest => log.earliest(),
         Start::Offset(n) => n,
+        Start::Timestamp(t) => crate::log::seek_timestamp(log, t)?,
         Start::Latest | Start::Committed => return Ok(None),
     };
     if at >= ring_earliest {
@@ -121,6 +124,8 @@ pub(crate) fn join_ring(
         Start::Earliest => JoinAt::Earliest,
         Start::Latest => JoinAt::Latest,
         Start::Offset(n) => JoinAt::Offset(n),
+        // The reader skips what is older (`PartReader::skip_before`).
+        Start::Timestamp(_) => JoinAt::Earliest,
         Start::Committed => {
             return Err(Error::InvalidConfig {
                 field: "start",
@@ -189,6 +194,7 @@ impl Subscription {
             pending: None,
             evict_after: None,
         };
+        let skip_before = if let Start::Timestamp(t) = options.start { Some(t) } else { None };
         for p in partitions {
             let ring = &topic.rings[p as usize];
             let cursor = (mode != Mode::Copying).then(|| Arc::new(Cursor::new(0)));
@@ -203,6 +209,7 @@ impl Subscription {
                     cursor,
                     gate_id: None,
                     disk: Some(reader),
+                    skip_before,
                 }));
                 sub.counters.position[p as usize].set(position);
                 continue;
@@ -219,6 +226,7 @@ impl Subscription {
                 cursor,
                 gate_id: joined.gate_id,
                 disk: None,
+                skip_before,
             }));
             sub.counters.position[p as usize].set(joined.position);
         }
@@ -347,7 +355,16 @@ impl Subscription {
             let part = &mut self.parts[slot];
             let ring = &self.topic.rings[part.partition as usize];
             if part.disk.is_some() {
-                if let Some(found) = self.find_on_disk(slot)? {
+                while let Some(found) = self.find_on_disk(slot)? {
+                    let part = &mut self.parts[slot];
+                    if let Some(t) = part.skip_before {
+                        let ts = u64::from_le_bytes(self.scratch[8..16].try_into().expect("8 bytes"));
+                        if ts < t {
+                            part.index += 1;
+                            continue;
+                        }
+                        part.skip_before = None;
+                    }
                     self.turn = wrap(slot + 1, n);
                     return Ok(Some(found));
                 }
@@ -364,6 +381,21 @@ impl Subscription {
                 match ring.word0(part.position) {
                     Word0::Padding(len) => part.position += len as u64,
                     Word0::Event(len) => {
+                        if let Some(t) = part.skip_before {
+                            let older = ring.header(part.position).0 < t;
+                            if self.mode != Mode::Gated && ring.lapped(part.position) {
+                                match self.lagged(slot) {
+                                    Some(e) => return Err(e),
+                                    None => break,
+                                }
+                            }
+                            if older {
+                                part.position += align(len) as u64;
+                                part.index += 1;
+                                continue;
+                            }
+                            part.skip_before = None;
+                        }
                         if self.mode != Mode::Gated {
                             ring.copy_frame(part.position, len, &mut self.scratch);
                             if ring.lapped(part.position) {
@@ -467,7 +499,7 @@ impl Subscription {
         for step in 0..count {
             let slot = wrap(self.turn + step, count);
             let part = &mut self.parts[slot];
-            if part.disk.is_some() {
+            if part.disk.is_some() || part.skip_before.is_some() {
                 continue;
             }
             let ring = &topic.rings[part.partition as usize];

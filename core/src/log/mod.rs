@@ -15,6 +15,7 @@ pub(crate) mod format;
 pub(crate) mod io;
 pub(crate) mod persister;
 pub(crate) mod reader;
+pub(crate) mod timeindex;
 
 use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
@@ -341,6 +342,26 @@ pub(crate) fn create_segment(dir: &Path, first: u64, segment_bytes: u64, durable
     Ok(f)
 }
 
+/// Where a `Start::Timestamp(t)` reader of this partition's segment files starts: the start of
+/// the first time-index interval whose newest timestamp is at or after `t`, or the start of the
+/// unindexed tail of the log (the reader then skips events older than `t`).
+pub(crate) fn seek_timestamp(log: &LogShared, t: u64) -> Result<u64, Error> {
+    let segments = log.segments.read().clone();
+    let written = log.written.load(Ordering::Acquire);
+    for (i, &first) in segments.iter().enumerate() {
+        let sealed = i + 1 < segments.len();
+        let end = segments.get(i + 1).copied().unwrap_or(written);
+        let entries = timeindex::load(&log.dir, first, end, sealed, log.max_frame)?;
+        if let Some(e) = entries.iter().find(|e| e.max_ts >= t) {
+            return Ok(e.start);
+        }
+        if !sealed {
+            return Ok(entries.last().map_or(first, |e| e.end));
+        }
+    }
+    Ok(written)
+}
+
 /// The creation time in a segment's header.
 pub(crate) fn segment_created_ns(path: &Path) -> Result<u64, Error> {
     let mut head = [0u8; SEGMENT_HEADER_LEN as usize];
@@ -382,6 +403,9 @@ pub(crate) struct Recovered {
     pub(crate) durable_mark: u64,
     /// Bytes of a torn tail that were cut off (0 after a clean close).
     pub(crate) truncated: u64,
+    /// The last segment's time index (rebuilt from the frames walked) and its open interval.
+    pub(crate) index: timeindex::IndexFile,
+    pub(crate) interval: timeindex::Builder,
 }
 
 /// Opens a partition directory (creating it with a first segment at offset 0 if it is new),
@@ -395,21 +419,30 @@ pub(crate) fn recover_partition(dir: &Path, max_frame: usize, segment_bytes: u64
         .create(dir)
         .map_err(|e| Error::io(format!("creating {}", dir.display()), &e))?;
     let mut segments = Vec::new();
+    let mut indexes = Vec::new();
     let entries = fs::read_dir(dir).map_err(|e| Error::io(format!("listing {}", dir.display()), &e))?;
     for entry in entries {
         let entry = entry.map_err(|e| Error::io(format!("listing {}", dir.display()), &e))?;
         let name = entry.file_name().to_string_lossy().into_owned();
         if let Some(first) = parse_segment_name(&name) {
             segments.push(first);
+        } else if let Some(first) = name.strip_suffix(".tix").and_then(|n| parse_segment_name(&format!("{n}.seg"))) {
+            indexes.push(first);
         } else if name.ends_with(".seg.tmp") {
             // A segment whose creation did not finish: it never held data.
             let _ = fs::remove_file(entry.path());
         }
     }
     segments.sort_unstable();
+    for orphan in indexes.iter().filter(|i| segments.binary_search(i).is_err()) {
+        // The index of a segment retention deleted.
+        let _ = fs::remove_file(timeindex::index_path(dir, *orphan));
+    }
     if segments.is_empty() {
         let active = create_segment(dir, 0, segment_bytes, 0)?;
-        return Ok(Recovered { segments: vec![0], next: 0, active, durable_mark: 0, truncated: 0 });
+        let index = timeindex::IndexFile::create(dir, 0, &[])?;
+        let interval = timeindex::Builder::new(0);
+        return Ok(Recovered { segments: vec![0], next: 0, active, durable_mark: 0, truncated: 0, index, interval });
     }
     let corrupt = |first: u64, position: u64, reason: String| Error::CorruptLog {
         segment: dir.join(segment_name(first)).display().to_string(),
@@ -470,7 +503,9 @@ pub(crate) fn recover_partition(dir: &Path, max_frame: usize, segment_bytes: u64
             .and_then(|()| active.sync_data())
             .map_err(|e| Error::io(format!("cutting the torn tail of {}", path.display()), &e))?;
     }
-    Ok(Recovered { segments, next, active, durable_mark: h.durable, truncated })
+    let (entries, interval) = timeindex::build(body, first, next, max_frame);
+    let index = timeindex::IndexFile::create(dir, first, &entries)?;
+    Ok(Recovered { segments, next, active, durable_mark: h.durable, truncated, index, interval })
 }
 
 /// Walks frames in `body` (log position `first` at index 0): the end of the last whole valid
@@ -529,15 +564,7 @@ pub(crate) fn open_topic(
         .enumerate()
         .map(|(p, r)| {
             let first = *r.segments.last().expect("a partition has a segment");
-            persister::PartWriter::new(
-                &inner.rings[p],
-                logs[p].clone(),
-                r.active,
-                first,
-                r.next,
-                segment_bytes,
-                r.durable_mark,
-            )
+            persister::PartWriter::new(&inner.rings[p], logs[p].clone(), r, first, segment_bytes)
         })
         .collect();
     let io = io::instance(io_choice).map_err(|e| Error::io("setting up the persister's I/O", &e))?;

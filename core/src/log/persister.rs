@@ -43,6 +43,9 @@ pub(crate) struct PartWriter {
     poisoned: bool,
     /// When retention was last checked.
     retention_checked: Option<Instant>,
+    /// The active segment's time index and its open interval.
+    index: super::timeindex::IndexFile,
+    interval: super::timeindex::Builder,
 }
 
 impl PartWriter {
@@ -50,12 +53,11 @@ impl PartWriter {
     pub(crate) fn new(
         ring: &Ring,
         log: Arc<LogShared>,
-        active: File,
+        recovered: super::Recovered,
         active_first: u64,
-        next: u64,
         segment_bytes: u64,
-        durable_field: u64,
     ) -> Self {
+        let super::Recovered { active, next, durable_mark: durable_field, index, interval, .. } = recovered;
         let cursor = Arc::new(Cursor::new(next));
         let joined = ring
             .join(JoinAt::Offset(next), Some((GateKind::Cursor(cursor.clone()), None)))
@@ -75,6 +77,8 @@ impl PartWriter {
             unsynced_since: None,
             poisoned: false,
             retention_checked: None,
+            index,
+            interval,
         }
     }
 
@@ -119,6 +123,8 @@ impl PartWriter {
             self.log.segments.write().remove(0);
             let path = self.log.segment_path(oldest);
             std::fs::remove_file(&path).map_err(|e| Error::io(format!("deleting {}", path.display()), &e))?;
+            // The index is a hint; a left-over one is removed when the directory is opened.
+            let _ = std::fs::remove_file(super::timeindex::index_path(&self.log.dir, oldest));
             super::sync_dir(&self.log.dir)?;
         }
     }
@@ -192,6 +198,16 @@ impl PartWriter {
         }
         io.write(&self.active, &writes, sync)
             .map_err(|e| Error::io(format!("writing {}", self.log.segment_path(self.active_first).display()), &e))?;
+        // The time index: one entry per completed interval of about 64 KiB.
+        let mut pos = self.written;
+        while pos < to {
+            let (padding, len) = ring.committed_frame(pos);
+            let ts = (!padding).then(|| ring.header(pos).0);
+            if let Some(entry) = self.interval.frame(pos, ts) {
+                self.index.append(entry);
+            }
+            pos += align(len) as u64;
+        }
         self.durable_field = self.durable_field.max(self.durable);
         self.written = to;
         self.log.written.store(to, Ordering::Release);
@@ -242,7 +258,11 @@ impl PartWriter {
         let field = self.written.to_le_bytes();
         io.write(&self.active, &[Write { offset: DURABLE_FIELD, bytes: &field }], true)
             .map_err(|e| Error::io(format!("sealing {}", self.log.segment_path(self.active_first).display()), &e))?;
+        if let Some(entry) = self.interval.finish(self.written) {
+            self.index.append(entry);
+        }
         let next = create_segment(&self.log.dir, self.written, self.segment_bytes, self.written)?;
+        self.index = super::timeindex::IndexFile::create(&self.log.dir, self.written, &[])?;
         self.active = next;
         self.active_first = self.written;
         self.durable_field = self.written;
