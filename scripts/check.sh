@@ -31,6 +31,27 @@ else
   RINGBUS_IO=uring cargo test --locked -p ringbus "${DURABILITY_TESTS[@]}"
 fi
 
+step "fuzzing: each target for ${FUZZ_SECONDS:-30} s (needs a nightly toolchain)"
+if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+  command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --version 0.13.2
+  for target in frame_decoder recovery ops_model; do
+    mkdir -p "fuzz/corpus/$target" "fuzz/seeds/$target"
+    # A crash fails this step; its input lands in fuzz/artifacts/$target/: add it to
+    # fuzz/regressions/$target/ so that cargo test replays it from then on.
+    rc=0
+    (cd fuzz && cargo +nightly fuzz run -O "$target" "corpus/$target" "seeds/$target" -- \
+      -max_total_time="${FUZZ_SECONDS:-30}" -rss_limit_mb=4096) > "target/fuzz-$target.log" 2>&1 || rc=$?
+    grep -E '^(#[0-9]+ +DONE|Done)' "target/fuzz-$target.log" || true
+    if [ "$rc" -ne 0 ]; then
+      tail -40 "target/fuzz-$target.log"
+      echo "fuzz target $target failed (exit $rc): target/fuzz-$target.log, input in fuzz/artifacts/$target/"
+      exit 1
+    fi
+  done
+else
+  echo "SKIPPED: no nightly toolchain here (rustup toolchain list); cargo test replayed fuzz/regressions and a fixed sweep instead"
+fi
+
 step "stress tests across real threads (release)"
 cargo test --release --locked -p ringbus --test stress_many_threads
 

@@ -75,3 +75,11 @@ pub use ring::wait::WaitStrategy;
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
+
+/// Entry points for the fuzz targets in `fuzz/` and their regression tests. Not part of the
+/// supported API: no stability promise. Each function must never panic, whatever its input.
+#[cfg(not(loom))]
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::log::fuzz_entry::{decode_segment_bytes, recover_segment_file, run_ops};
+}

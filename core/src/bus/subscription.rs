@@ -352,9 +352,7 @@ impl Subscription {
         let mut closed = 0;
         for step in 0..n {
             let slot = wrap(self.turn + step, n);
-            let part = &mut self.parts[slot];
-            let ring = &self.topic.rings[part.partition as usize];
-            if part.disk.is_some() {
+            if self.parts[slot].disk.is_some() {
                 while let Some(found) = self.find_on_disk(slot)? {
                     let part = &mut self.parts[slot];
                     if let Some(t) = part.skip_before {
@@ -368,8 +366,13 @@ impl Subscription {
                     self.turn = wrap(slot + 1, n);
                     return Ok(Some(found));
                 }
-                continue;
+                if self.parts[slot].disk.is_some() {
+                    continue;
+                }
+                // It just joined the ring: read on there in this same call.
             }
+            let part = &mut self.parts[slot];
+            let ring = &self.topic.rings[part.partition as usize];
             loop {
                 if part.position >= part.committed {
                     part.committed = ring.committed();

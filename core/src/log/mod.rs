@@ -12,6 +12,7 @@
 //! (see `format.rs` and FORMAT.md).
 
 pub(crate) mod format;
+pub(crate) mod fuzz_entry;
 pub(crate) mod io;
 pub(crate) mod persister;
 pub(crate) mod reader;
@@ -30,6 +31,9 @@ use crate::bus::error::Error;
 use crate::ring::notify::Notifier;
 use crate::ring::wait::WaitStrategy;
 use format::{decode_frame, parse_segment_name, segment_name, FrameError, SegmentHeader, SEGMENT_HEADER_LEN};
+
+/// Offsets at or above this are refused (a ring position needs its top bit free).
+pub(crate) const MAX_OFFSET: u64 = 1 << 62;
 
 /// Files are created readable and writable by the owner, readable by the group.
 pub(crate) const FILE_MODE: u32 = 0o640;
@@ -434,6 +438,13 @@ pub(crate) fn recover_partition(dir: &Path, max_frame: usize, segment_bytes: u64
         }
     }
     segments.sort_unstable();
+    if let Some(&bad) = segments.iter().find(|&&l| l >= MAX_OFFSET || l % 8 != 0) {
+        return Err(Error::CorruptLog {
+            segment: dir.join(segment_name(bad)).display().to_string(),
+            position: bad,
+            reason: "segment offset is not a multiple of 8 below 2^62".into(),
+        });
+    }
     for orphan in indexes.iter().filter(|i| segments.binary_search(i).is_err()) {
         // The index of a segment retention deleted.
         let _ = fs::remove_file(timeindex::index_path(dir, *orphan));

@@ -1,0 +1,18 @@
+//! Recovery on an arbitrary segment file, then reading everything it kept: must never panic
+//! (errors are fine).
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let dir = ringbus_fuzz_dir("recovery");
+    let _ = ringbus::fuzzing::recover_segment_file(&dir, data);
+    let _ = std::fs::remove_dir_all(&dir);
+});
+
+/// A fresh directory on tmpfs when there is one (the target writes files every run).
+fn ringbus_fuzz_dir(name: &str) -> std::path::PathBuf {
+    let base = if std::path::Path::new("/dev/shm").is_dir() { "/dev/shm".into() } else { std::env::temp_dir() };
+    let dir = base.join(format!("ringbus-fuzz-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
