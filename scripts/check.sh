@@ -62,6 +62,14 @@ RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}" CARGO_T
 step "criterion benches compile and run once"
 cargo bench --locked -p ringbus-benches --bench hot_paths -- --test
 
+step "fio for the disk baseline of the harness"
+if ! command -v fio >/dev/null; then
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    apt-get install -y -q fio >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q fio >/dev/null; }
+  fi
+fi
+command -v fio >/dev/null && fio --version || echo "fio is missing and could not be installed: the harness will leave out its disk lines"
+
 step "comparison harness, quick (every run checks its counts and checksums; figures not judged)"
 timeout 600 cargo run --release --locked -p ringbus-benches --bin compare -- --quick --json > target/compare-quick.jsonl
 echo "$(wc -l < target/compare-quick.jsonl) results written to target/compare-quick.jsonl"

@@ -3,6 +3,7 @@
 //! broken run.
 
 pub mod peers;
+pub mod persist;
 pub mod ringbus_runs;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -2,6 +2,10 @@
 //!
 //! `cargo run --release -p ringbus-benches --bin compare [-- --quick] [--json]`
 //!
+//! Then persisted ingest (`persist_async`, `persist_sync`) beside the disk's own limits measured
+//! with fio on the same filesystem (`target/bench-data`); fio must be installed (Debian's
+//! `fio` package; `scripts/check.sh` installs it).
+//!
 //! Systems run interleaved (A B C A B C ...) so drift between this machine's cores hits all
 //! alike; a ping-pong canary is measured before each run and a run whose canary is above
 //! 60 ns is repeated once (and marked if it stays high). Every run checks the consumed count
@@ -10,8 +14,8 @@
 
 use std::time::{Duration, Instant};
 
-use ringbus::Producers;
-use ringbus_benches::{canary_ns, expected, peers, ringbus_runs, Outcome, Scenario};
+use ringbus::{Durability, Producers};
+use ringbus_benches::{canary_ns, expected, peers, persist, ringbus_runs, Outcome, Scenario};
 
 /// Peers' ring size in slots; ringbus gets the bytes for about as many events.
 const SLOTS: usize = 65536;
@@ -21,6 +25,8 @@ const BATCH: usize = 64;
 enum System {
     Ringbus,
     RingbusSingle,
+    /// ringbus (default configuration) while an idle persisted topic exists in the process.
+    RingbusIdlePersisted,
     Disruptor,
     DisruptorYield,
     Crossbeam,
@@ -34,6 +40,7 @@ impl System {
         match self {
             System::Ringbus => "ringbus",
             System::RingbusSingle => "ringbus-single",
+            System::RingbusIdlePersisted => "ringbus-idle-persisted",
             System::Disruptor => "disruptor",
             System::DisruptorYield => "disruptor-yield",
             System::Crossbeam => "crossbeam",
@@ -49,6 +56,7 @@ impl System {
         match self {
             System::Ringbus | System::Disruptor | System::DisruptorYield => true,
             System::RingbusSingle => scenario != Mpsc,
+            System::RingbusIdlePersisted => scenario == Spsc,
             System::Crossbeam | System::Kanal => batch == 1 && scenario != Fanout,
             System::Rtrb => scenario == Spsc,
             System::Bus => batch == 1 && scenario == Fanout,
@@ -59,6 +67,9 @@ impl System {
         match self {
             System::Ringbus => ringbus_runs::run::<P>(scenario, events, batch, SLOTS, Producers::Multi),
             System::RingbusSingle => ringbus_runs::run::<P>(scenario, events, batch, SLOTS, Producers::Single),
+            System::RingbusIdlePersisted => persist::with_idle_persisted_topic(|| {
+                ringbus_runs::run::<P>(scenario, events, batch, SLOTS, Producers::Multi)
+            }),
             System::Disruptor => peers::disruptor::<P>(scenario, events, batch, SLOTS, false),
             System::DisruptorYield => peers::disruptor::<P>(scenario, events, batch, SLOTS, true),
             System::Crossbeam => peers::channel::<P>(scenario, events, SLOTS, false),
@@ -69,9 +80,10 @@ impl System {
     }
 }
 
-const ALL: [System; 8] = [
+const ALL: [System; 9] = [
     System::Ringbus,
     System::RingbusSingle,
+    System::RingbusIdlePersisted,
     System::Disruptor,
     System::DisruptorYield,
     System::Crossbeam,
@@ -169,17 +181,158 @@ fn main() {
             }
         }
     }
+    let memory_rows = rows.len();
+    let persisted = persisted_section(quick, json);
     if !json {
+        println!("\n== targets (ratios from this run)");
+        let spsc = |system: System| {
+            rows.iter()
+                .find(|r| r.scenario == Scenario::Spsc && r.payload == 8 && r.batch == BATCH && r.system == system)
+                .map(|r| r.stats().0)
+        };
+        if let (Some(idle), Some(plain)) = (spsc(System::RingbusIdlePersisted), spsc(System::Ringbus)) {
+            println!(
+                "  memory SPSC batch beside an idle persisted topic: {:.2}x of without (target >= 0.90)",
+                idle / plain
+            );
+        }
+        for line in persisted {
+            println!("  {line}");
+        }
         println!(
-            "\n{} results in {:.1} s; medians of {runs} runs, M events/s; * = core drift (canary > 60 ns) in some run",
-            rows.len(),
+            "\n{} memory results in {:.1} s in all; medians of {runs} runs, M events/s; * = core drift (canary > 60 ns) in some run",
+            memory_rows,
             started.elapsed().as_secs_f64()
         );
     }
 }
 
+/// fio, then persisted ingest; prints both and returns the target lines.
+fn persisted_section(quick: bool, json: bool) -> Vec<String> {
+    let fio_dir = persist::data_dir("fio");
+    let fio = match persist::fio(&fio_dir, quick) {
+        Ok(f) => f,
+        Err(why) => {
+            eprintln!("fio: {why}");
+            Vec::new()
+        }
+    };
+    let _ = std::fs::remove_dir_all(&fio_dir);
+    if !json {
+        println!("\n== the disk, measured with fio in target/bench-data");
+        println!("  {:<16} {:>10} {:>12}", "test", "MB/s", "writes/s");
+    }
+    for f in &fio {
+        if json {
+            println!(
+                "{{\"scenario\":\"disk\",\"system\":\"fio\",\"test\":\"{}\",\"mb_per_s\":{:.1},\"iops\":{:.1}}}",
+                f.test, f.mb_per_s, f.iops
+            );
+        } else {
+            println!("  {:<16} {:>10.1} {:>12.0}", f.test, f.mb_per_s, f.iops);
+        }
+    }
+    let fio_of = |test: &str| fio.iter().find(|f| f.test == test).cloned();
+    // (durability, payload, producers, batch). Batches of 64: with 4 producers and 1 KiB events,
+    // 256 KiB are in flight, the block size of the fio write+fdatasync test they are set against.
+    let async_ = Durability::Async { max_delay: Duration::from_millis(10) };
+    let cases: Vec<(Durability, usize, usize, usize)> = if quick {
+        vec![(async_, 1024, 1, 64), (Durability::Sync, 1024, 4, 64), (Durability::Sync, 64, 4, 1)]
+    } else {
+        let mut v = Vec::new();
+        for d in [async_, Durability::Sync] {
+            for payload in [64, 1024] {
+                for producers in [1, 4] {
+                    v.push((d, payload, producers, 64));
+                }
+            }
+        }
+        v.push((Durability::Sync, 64, 4, 1));
+        v.push((Durability::Sync, 1024, 4, 1));
+        v
+    };
+    let (runs, duration) = if quick { (3, Duration::from_millis(400)) } else { (5, Duration::from_secs(1)) };
+    if !json {
+        println!("\n== persisted ingest, one partition, read back and checked after each run (medians of {runs})");
+        println!(
+            "  {:<14} {:>7} {:>9} {:>6} {:>10} {:>9} {:>10} {:>8} {:>8} {:>8}  backend",
+            "scenario", "payload", "producers", "batch", "M ev/s", "MB/s", "fsyncs/s", "p50 us", "p99 us", "p99.9 us"
+        );
+    }
+    let mut targets = Vec::new();
+    for (durability, payload, producers, batch) in cases {
+        let results: Vec<persist::IngestResult> =
+            (0..runs).map(|_| persist::ingest(durability, payload, producers, batch, duration)).collect();
+        let mut rates: Vec<f64> = results.iter().map(|r| r.events as f64 / r.elapsed.as_secs_f64()).collect();
+        rates.sort_by(f64::total_cmp);
+        let median_i = {
+            let median = rates[rates.len() / 2];
+            results
+                .iter()
+                .position(|r| r.events as f64 / r.elapsed.as_secs_f64() == median)
+                .expect("the median is one of the runs")
+        };
+        let m = &results[median_i];
+        let eps = rates[rates.len() / 2];
+        let mb = eps * payload as f64 / 1e6;
+        let fsyncs = m.fsyncs as f64 / m.elapsed.as_secs_f64();
+        let (scenario, dname) =
+            if durability == Durability::Sync { ("persist_sync", "sync") } else { ("persist_async", "async") };
+        if json {
+            let lat = m
+                .latency_us
+                .map_or(String::new(), |(a, b, c)| format!(",\"p50_us\":{a:.0},\"p99_us\":{b:.0},\"p999_us\":{c:.0}"));
+            println!(
+                "{{\"scenario\":\"{scenario}\",\"payload_bytes\":{payload},\"batch\":{batch},\"system\":\"ringbus\",\"durability\":\"{dname}\",\"producers\":{producers},\"median_meps\":{:.4},\"min_meps\":{:.4},\"max_meps\":{:.4},\"mb_per_s\":{mb:.1},\"fsyncs_per_s\":{fsyncs:.1},\"io_backend\":\"{}\",\"runs\":{runs}{lat}}}",
+                eps / 1e6,
+                rates[0] / 1e6,
+                rates[rates.len() - 1] / 1e6,
+                m.backend
+            );
+        } else {
+            let (a, b, c) = m.latency_us.map_or((String::new(), String::new(), String::new()), |(a, b, c)| {
+                (format!("{a:.0}"), format!("{b:.0}"), format!("{c:.0}"))
+            });
+            println!(
+                "  {scenario:<14} {payload:>7} {producers:>9} {batch:>6} {:>10.3} {mb:>9.1} {fsyncs:>10.0} {a:>8} {b:>8} {c:>8}  {}",
+                eps / 1e6,
+                m.backend
+            );
+        }
+        match (durability, payload, producers, batch) {
+            (Durability::Async { .. }, 1024, 1, _) => {
+                if let Some(f) = fio_of("seq_buffered") {
+                    targets.push(format!(
+                        "Async 1 KiB ingest: {mb:.0} MB/s = {:.2}x fio sequential buffered writes ({:.0} MB/s; target >= 0.80)",
+                        mb / f.mb_per_s,
+                        f.mb_per_s
+                    ));
+                }
+            }
+            (Durability::Sync, 1024, 4, 64) => {
+                if let Some(f) = fio_of("fdatasync_4k") {
+                    targets.push(format!(
+                        "Sync, 4 producers, 1 KiB, batches of 64: {eps:.0} events/s = {:.1}x fio 4 KiB write+fdatasync ({:.0}/s; target >= 10)",
+                        eps / f.iops,
+                        f.iops
+                    ));
+                }
+                if let Some(f) = fio_of("fdatasync_256k") {
+                    targets.push(format!(
+                        "Sync, 4 producers, 1 KiB: {mb:.0} MB/s = {:.2}x fio 256 KiB write+fdatasync ({:.0} MB/s; target >= 0.50)",
+                        mb / f.mb_per_s,
+                        f.mb_per_s
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    targets
+}
+
 fn print_group(group: &[Row], json: bool) {
-    let ours = |s: System| matches!(s, System::Ringbus | System::RingbusSingle);
+    let ours = |s: System| matches!(s, System::Ringbus | System::RingbusSingle | System::RingbusIdlePersisted);
     let best_peer = group.iter().filter(|r| !ours(r.system)).map(|r| r.stats().0).fold(0.0, f64::max);
     let first = &group[0];
     if !json {

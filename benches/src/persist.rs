@@ -1,0 +1,184 @@
+//! Persisted ingest on ringbus, and the disk's own limits measured with fio on the same
+//! filesystem, so the two can be set side by side.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use ringbus::{Bus, Durability, Error, Record, Start, SubscribeOptions, TopicConfig};
+
+/// Where benchmark data goes (the build tree's filesystem, not a tmpfs).
+pub fn data_dir(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench-data").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("bench data directory");
+    dir
+}
+
+/// One fio figure.
+#[derive(Debug, Clone)]
+pub struct FioResult {
+    /// `seq_buffered`, `seq_direct`, `fdatasync_4k` or `fdatasync_256k`.
+    pub test: &'static str,
+    /// Write bandwidth, MB/s (10^6 bytes).
+    pub mb_per_s: f64,
+    /// Write operations per second (for the fdatasync tests: write + fdatasync pairs).
+    pub iops: f64,
+}
+
+/// Runs the four fio tests in `dir` (short runs when `quick`). `Err` says why fio could not run.
+pub fn fio(dir: &Path, quick: bool) -> Result<Vec<FioResult>, String> {
+    let tests: [(&'static str, &[&str], &str, &str); 4] = [
+        ("seq_buffered", &["--rw=write", "--bs=1M", "--end_fsync=1"], "1G", "256M"),
+        ("seq_direct", &["--rw=write", "--bs=1M", "--direct=1"], "1G", "256M"),
+        ("fdatasync_4k", &["--rw=write", "--bs=4k", "--fdatasync=1"], "32M", "8M"),
+        ("fdatasync_256k", &["--rw=write", "--bs=256k", "--fdatasync=1"], "512M", "128M"),
+    ];
+    let mut out = Vec::new();
+    for (test, args, size, quick_size) in tests {
+        let output = Command::new("fio")
+            .arg(format!("--name={test}"))
+            .arg(format!("--directory={}", dir.display()))
+            .arg(format!("--size={}", if quick { quick_size } else { size }))
+            .args(["--ioengine=psync", "--output-format=json", "--unlink=1"])
+            .args(args)
+            .output()
+            .map_err(|e| format!("fio could not be started ({e}); install it: apt-get install -y fio"))?;
+        if !output.status.success() {
+            return Err(format!("fio {test} failed: {}", String::from_utf8_lossy(&output.stderr)));
+        }
+        let json: serde_json::Value =
+            serde_json::from_slice(&output.stdout).map_err(|e| format!("fio {test}: unreadable JSON: {e}"))?;
+        let write = &json["jobs"][0]["write"];
+        let bw_kib = write["bw"].as_f64().ok_or_else(|| format!("fio {test}: no write bandwidth"))?;
+        let iops = write["iops"].as_f64().ok_or_else(|| format!("fio {test}: no write iops"))?;
+        out.push(FioResult { test, mb_per_s: bw_kib * 1024.0 / 1e6, iops });
+    }
+    Ok(out)
+}
+
+/// What one persisted ingest run measured.
+#[derive(Debug, Clone)]
+pub struct IngestResult {
+    /// Events acknowledged.
+    pub events: u64,
+    /// Wall time from the first publish to the last acknowledgement (Async: to the flush).
+    pub elapsed: Duration,
+    /// fsyncs the persister made.
+    pub fsyncs: u64,
+    /// Publish-call-to-acknowledgement latency (Sync), µs: p50, p99, p99.9.
+    pub latency_us: Option<(f64, f64, f64)>,
+    /// The I/O backend.
+    pub backend: &'static str,
+}
+
+/// Publishes `payload`-byte events from `producers` threads for about `duration` into a fresh
+/// one-partition topic with `durability` (`batch` events per publish call), then reads the
+/// whole log back from disk after a reopen and checks the count and the checksum of sequence
+/// numbers. Panics on a mismatch.
+pub fn ingest(
+    durability: Durability,
+    payload: usize,
+    producers: usize,
+    batch: usize,
+    duration: Duration,
+) -> IngestResult {
+    let dir = data_dir("ingest");
+    let bus = Bus::open(&dir).expect("open");
+    let backend = bus.io_backend().expect("opened").backend;
+    let config = TopicConfig::new()
+        .capacity(16 << 20)
+        .max_payload(payload.max(8))
+        .max_key(0)
+        .segment_bytes(256 << 20)
+        .durability(durability);
+    let topic = bus.create_topic("ingest", config).expect("topic");
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let threads: Vec<_> = (0..producers as u64)
+        .map(|id| {
+            let mut p = topic.publisher().expect("publisher");
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram");
+                let mut bufs = vec![vec![0u8; payload]; batch];
+                let (mut seq, mut sum) = (0u64, 0u64);
+                while !stop.load(Ordering::Relaxed) {
+                    for b in bufs.iter_mut() {
+                        // Sequence numbers are per producer: id in the top bits.
+                        let tagged = id << 48 | seq;
+                        b[..8].copy_from_slice(&tagged.to_le_bytes());
+                        sum = sum.wrapping_add(tagged);
+                        seq += 1;
+                    }
+                    let records: Vec<Record<'_>> = bufs.iter().map(|b| Record::new(b)).collect();
+                    let t = Instant::now();
+                    if batch == 1 {
+                        p.publish(records[0]).expect("publish");
+                    } else {
+                        p.publish_batch(&records).expect("publish");
+                    }
+                    let _ = hist.record(t.elapsed().as_micros().max(1) as u64);
+                }
+                (seq, sum, hist)
+            })
+        })
+        .collect();
+    std::thread::sleep(duration);
+    stop.store(true, Ordering::Relaxed);
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram");
+    let (mut events, mut sum) = (0u64, 0u64);
+    for t in threads {
+        let (n, s, h) = t.join().expect("producer");
+        events += n;
+        sum = sum.wrapping_add(s);
+        hist.add(h).expect("same bounds");
+    }
+    topic.flush(None).expect("flush");
+    let elapsed = started.elapsed();
+    let fsyncs = topic.stats().partitions[0].log.as_ref().expect("persisted").fsyncs;
+    drop(topic);
+    drop(bus);
+    // Read everything back from disk.
+    let bus = Bus::open(&dir).expect("reopen");
+    let topic = bus.topic("ingest").expect("restored");
+    topic.close();
+    let mut sub = topic.subscribe(SubscribeOptions::new().start(Start::Earliest)).expect("subscribe");
+    let (mut read, mut read_sum) = (0u64, 0u64);
+    loop {
+        match sub.poll_batch(4096, Some(Duration::from_secs(10)), |e| {
+            read += 1;
+            read_sum = read_sum.wrapping_add(u64::from_le_bytes(e.payload[..8].try_into().expect("8 bytes")));
+        }) {
+            Ok(_) => {}
+            Err(Error::Closed) => break,
+            Err(e) => panic!("reading back: {e}"),
+        }
+    }
+    assert_eq!((read, read_sum), (events, sum), "persisted ingest: wrong count or checksum after reopen");
+    drop(sub);
+    drop(bus);
+    let _ = std::fs::remove_dir_all(&dir);
+    let latency_us = (durability == Durability::Sync).then(|| {
+        (hist.value_at_quantile(0.5) as f64, hist.value_at_quantile(0.99) as f64, hist.value_at_quantile(0.999) as f64)
+    });
+    IngestResult { events, elapsed, fsyncs, latency_us, backend }
+}
+
+/// Runs `scenario` on a memory topic of a bus that also holds an idle persisted topic (its
+/// persister parked): what an idle persisted neighbour costs.
+pub fn with_idle_persisted_topic<T>(f: impl FnOnce() -> T) -> T {
+    let dir = data_dir("idle");
+    let bus = Bus::open(&dir).expect("open");
+    let idle = bus
+        .create_topic("idle", TopicConfig::new().capacity(1 << 20).max_payload(1024).durability(Durability::Sync))
+        .expect("idle topic");
+    let out = f();
+    drop(idle);
+    drop(bus);
+    let _ = std::fs::remove_dir_all(&dir);
+    out
+}
