@@ -58,7 +58,7 @@ pub use bus::{
         TopicConfig, MAX_NAME_LEN,
     },
     error::{Error, TryPublishError},
-    event::{Event, EventRef},
+    event::{Event, EventRef, ProducerSequence},
     group::{Group, Member},
     publisher::{Claim, Publisher},
     record::{key_hash, partition_for_key, Receipt, Record},

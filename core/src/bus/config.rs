@@ -95,6 +95,11 @@ pub struct TopicConfig {
     /// segment counts as old once the segment after it was created that long ago; default: no
     /// limit).
     pub retention_age: Option<Duration>,
+    /// Idempotent publish: how long the bus remembers a producer's last sequence number after
+    /// its last record (default 10 minutes). A producer silent for longer is forgotten, so a
+    /// retry after that is not recognised as a duplicate. On reopen, the log from this long
+    /// ago (by event timestamps) is read to remember producers again.
+    pub dedup_window: Duration,
 }
 
 impl Default for TopicConfig {
@@ -111,6 +116,7 @@ impl Default for TopicConfig {
             segment_bytes: 64 << 20,
             retention_bytes: None,
             retention_age: None,
+            dedup_window: Duration::from_secs(600),
         }
     }
 }
@@ -187,9 +193,15 @@ impl TopicConfig {
         self
     }
 
+    /// Sets how long producers of idempotent publishes are remembered.
+    pub fn dedup_window(mut self, window: Duration) -> Self {
+        self.dedup_window = window;
+        self
+    }
+
     /// The largest unaligned event frame these settings allow.
     pub(crate) fn max_frame(&self) -> usize {
-        HEADER_LEN + self.max_key + self.max_payload
+        HEADER_LEN + crate::ring::frame::PRODUCER_LEN + self.max_key + self.max_payload
     }
 
     /// Checks every setting; the error names the first one out of range.

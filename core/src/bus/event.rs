@@ -1,7 +1,39 @@
 //! Events as readers see them: borrowed ([`EventRef`]) and owned ([`Event`]).
 #![deny(unsafe_code)]
 
-use crate::ring::frame::align;
+use crate::ring::frame::{align, prefix_len, FLAG_PRODUCER, HEADER_LEN, PRODUCER_LEN};
+
+/// The producer id and sequence number an idempotent publish gave an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ProducerSequence {
+    /// The producer id.
+    pub producer: u64,
+    /// The producer's sequence number for the event.
+    pub sequence: u64,
+}
+
+/// Builds an event from a frame's timestamp, word 2 and body (the bytes after the header).
+/// Never panics on inconsistent lengths (a lapped reader's copy may be torn before it is
+/// validated): it clamps.
+#[inline]
+pub(crate) fn event_from_frame(offset: u64, partition: u32, timestamp: u64, meta: u64, body: &[u8]) -> EventRef<'_> {
+    let flags = (meta >> 16) as u16;
+    let prefix = prefix_len(flags).min(body.len());
+    let producer = (flags & FLAG_PRODUCER != 0 && prefix == PRODUCER_LEN).then(|| ProducerSequence {
+        producer: u64::from_le_bytes(body[..8].try_into().expect("8 bytes")),
+        sequence: u64::from_le_bytes(body[8..16].try_into().expect("8 bytes")),
+    });
+    let body = &body[prefix..];
+    let key_len = ((meta & 0xffff) as usize).min(body.len());
+    EventRef {
+        offset,
+        partition,
+        timestamp,
+        key: (key_len > 0).then(|| &body[..key_len]),
+        payload: &body[key_len..],
+        producer,
+    }
+}
 
 /// An event borrowed from the ring (gating readers) or from the reader's copy buffer
 /// (`DropOldest`/`Evict` readers). Valid until the reader's next call; reading it never
@@ -18,6 +50,8 @@ pub struct EventRef<'a> {
     pub key: Option<&'a [u8]>,
     /// Payload bytes.
     pub payload: &'a [u8],
+    /// Set when the event was published idempotently (`Record::producer`).
+    pub producer: Option<ProducerSequence>,
 }
 
 impl EventRef<'_> {
@@ -25,7 +59,8 @@ impl EventRef<'_> {
     /// they are not consecutive integers).
     pub fn next_offset(&self) -> u64 {
         let key = self.key.map_or(0, <[u8]>::len);
-        self.offset + align(crate::ring::frame::HEADER_LEN + key + self.payload.len()) as u64
+        let prefix = if self.producer.is_some() { PRODUCER_LEN } else { 0 };
+        self.offset + align(HEADER_LEN + prefix + key + self.payload.len()) as u64
     }
 
     /// Copies the event into an owned [`Event`] (allocates the key and payload).
@@ -36,6 +71,7 @@ impl EventRef<'_> {
             timestamp: self.timestamp,
             key: self.key.map(<[u8]>::to_vec),
             payload: self.payload.to_vec(),
+            producer: self.producer,
         }
     }
 }
@@ -54,6 +90,8 @@ pub struct Event {
     pub key: Option<Vec<u8>>,
     /// Payload bytes.
     pub payload: Vec<u8>,
+    /// Set when the event was published idempotently.
+    pub producer: Option<ProducerSequence>,
 }
 
 impl Event {
@@ -65,6 +103,7 @@ impl Event {
             timestamp: self.timestamp,
             key: self.key.as_deref(),
             payload: &self.payload,
+            producer: self.producer,
         }
     }
 

@@ -8,7 +8,7 @@ use parking_lot::Mutex;
 
 use super::config::{validate_name, Start};
 use super::error::Error;
-use super::event::EventRef;
+use super::event::{event_from_frame, EventRef};
 use super::stats::{ReaderCounters, ReaderKind, ReaderStats};
 use super::subscription::join_error;
 use super::subscription::{join_ring, wrap};
@@ -521,35 +521,20 @@ impl Member {
                 let (offset, len, at) = run.frames[i];
                 let frame = &run.buf[at..at + len];
                 let timestamp = u64::from_le_bytes(frame[8..16].try_into().expect("8 bytes"));
-                let key_len =
-                    (u16::from_le_bytes(frame[16..18].try_into().expect("2 bytes")) as usize).min(len - HEADER_LEN);
-                let body = &frame[HEADER_LEN..];
-                EventRef {
-                    offset,
-                    partition: run.slot as u32,
-                    timestamp,
-                    key: (key_len > 0).then(|| &body[..key_len]),
-                    payload: &body[key_len..],
-                }
+                let meta = u64::from_le_bytes(frame[16..24].try_into().expect("8 bytes"));
+                event_from_frame(offset, run.slot as u32, timestamp, meta, &frame[HEADER_LEN..])
             }
             Found::Ring(slot, position, len) => {
                 let run = self.run.as_mut().expect("find set the run");
                 run.position = position + align(len) as u64;
                 let ring = &self.shared.topic.rings[slot];
-                let (timestamp, key_len) = ring.header(position);
+                let (timestamp, meta) = ring.header(position);
                 // SAFETY: the frame is committed (the claim walked its Acquire-loaded word 0)
                 // and this member's slot holds the group's gate at or before it until the run
                 // is released, which needs &mut self and so cannot happen while the returned
                 // borrow lives.
                 let body = unsafe { ring.body(position, len) };
-                let key_len = key_len.min(body.len());
-                EventRef {
-                    offset: position,
-                    partition: slot as u32,
-                    timestamp,
-                    key: (key_len > 0).then(|| &body[..key_len]),
-                    payload: &body[key_len..],
-                }
+                event_from_frame(position, slot as u32, timestamp, meta, body)
             }
         }
     }

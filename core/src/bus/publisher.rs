@@ -9,10 +9,11 @@ use std::time::{Duration, Instant};
 use super::clock;
 use super::config::{Durability, Producers};
 use super::error::{Error, TryPublishError};
+use super::event::ProducerSequence;
 use super::record::{partition_for_key, Receipt, Record};
 use super::stats::PublisherCounters;
 use super::topic::TopicInner;
-use crate::ring::frame::{align, HEADER_LEN};
+use crate::ring::frame::{align, FLAG_PRODUCER, HEADER_LEN, PRODUCER_LEN};
 use crate::ring::{ClaimError, Ring};
 
 /// How long a claim may wait for space.
@@ -128,6 +129,12 @@ impl Publisher {
         len: usize,
         timeout: Option<Duration>,
     ) -> Result<Claim<'_>, Error> {
+        if header.producer.is_some() {
+            return Err(Error::InvalidConfig {
+                field: "producer",
+                reason: "idempotent publish is for publish and publish_batch, not claims".into(),
+            });
+        }
         let probe = Record { payload: &[], ..header };
         let partition = self.route(&probe)?;
         let key = header.key.unwrap_or(&[]);
@@ -213,30 +220,58 @@ impl Publisher {
 
     #[inline]
     fn publish_one(&mut self, record: &Record<'_>, wait: Wait) -> Result<Receipt, Error> {
+        let (receipt, end) =
+            if record.producer.is_some() { self.publish_idempotent(record, wait)? } else { self.append(record, wait)? };
+        if self.sync && !receipt.duplicate {
+            let deadline = if let Wait::Until(d) = wait { d } else { None };
+            self.topic.wait_durable(receipt.partition, end, deadline)?;
+        }
+        Ok(receipt)
+    }
+
+    /// Claims, writes and commits one record; returns its receipt and its frame's end.
+    #[inline]
+    fn append(&mut self, record: &Record<'_>, wait: Wait) -> Result<(Receipt, u64), Error> {
         let partition = self.route(record)?;
         let key = record.key.unwrap_or(&[]);
-        let len = self.frame_len(key.len(), record.payload.len())?;
+        let prefix = if record.producer.is_some() { PRODUCER_LEN } else { 0 };
+        let len = self.frame_len(key.len(), record.payload.len())? + prefix;
         let (start, position) = self.claim_space(partition, align(len), wait)?;
         let timestamp = record.timestamp.unwrap_or_else(|| clock::now(self.topic.config.timestamps));
         let ring = &self.topic.rings[partition as usize];
         // SAFETY: the frame at `position` of aligned size align(len) was claimed just above by
         // this publisher and is not committed yet.
-        unsafe { write_frame(ring, position, timestamp, key, record.payload) };
+        unsafe { write_frame(ring, position, timestamp, key, record.payload, record.producer) };
         ring.commit(position, len);
         let end = position + align(len) as u64;
         ring.publish(start, end);
         self.counters.published[partition as usize].add(1);
-        if self.sync {
-            let deadline = if let Wait::Until(d) = wait { d } else { None };
-            self.topic.wait_durable(partition, end, deadline)?;
+        Ok((Receipt { partition, offset: position, duplicate: false }, end))
+    }
+
+    /// An idempotent publish: under the partition's producer table, drops a duplicate or
+    /// appends the record and remembers it.
+    #[cold]
+    fn publish_idempotent(&mut self, record: &Record<'_>, wait: Wait) -> Result<(Receipt, u64), Error> {
+        let ps = record.producer.expect("an idempotent record");
+        let partition = self.route(record)?;
+        let topic = self.topic.clone();
+        let mut table = topic.dedup[partition as usize].lock();
+        if let Some(offset) = table.duplicate_of(ps.producer, ps.sequence) {
+            table.duplicates += 1;
+            return Ok((Receipt { partition, offset, duplicate: true }, 0));
         }
-        Ok(Receipt { partition, offset: position })
+        let (receipt, end) = self.append(record, wait)?;
+        let now = clock::now(super::config::TimestampSource::Coarse);
+        table.accept(ps.producer, ps.sequence, receipt.offset, now, topic.config.dedup_window);
+        Ok((receipt, end))
     }
 
     fn publish_many(&mut self, records: &[Record<'_>], deadline: Option<Instant>) -> Result<usize, Error> {
         let partitions = self.topic.partitions();
         let (max_payload, max_key) = (self.topic.config.max_payload, self.topic.config.max_key);
         // Check everything first: a batch is published whole or (on a bad record) not at all.
+        let mut idempotent = false;
         for r in records {
             let key_len = r.key.map_or(0, <[u8]>::len);
             if r.payload.len() > max_payload || key_len > max_key {
@@ -245,6 +280,10 @@ impl Publisher {
             if let Some(p) = r.partition {
                 self.topic.check_partition(p)?;
             }
+            idempotent |= r.producer.is_some();
+        }
+        if idempotent {
+            return self.publish_many_idempotent(records, deadline);
         }
         // Routing again is cheaper than storing it (and storing it would allocate).
         let home = self.home;
@@ -281,7 +320,7 @@ impl Publisher {
                 };
                 // SAFETY: [position, position + bytes) was claimed above by this publisher;
                 // each frame lies inside it and none is committed yet.
-                unsafe { write_frame(ring, position, ts, key, r.payload) };
+                unsafe { write_frame(ring, position, ts, key, r.payload, None) };
                 ring.commit(position, len);
                 position += align(len) as u64;
             }
@@ -304,12 +343,56 @@ impl Publisher {
     }
 }
 
-/// Writes a whole frame except its commit word.
+impl Publisher {
+    /// `publish_batch` when some records are idempotent: each is checked against its
+    /// partition's producer table and appended one by one (all are validated first; a `Sync`
+    /// topic waits once, at the end).
+    #[cold]
+    fn publish_many_idempotent(&mut self, records: &[Record<'_>], deadline: Option<Instant>) -> Result<usize, Error> {
+        for r in records {
+            self.frame_len(r.key.map_or(0, <[u8]>::len), r.payload.len())?;
+            self.route(r)?;
+        }
+        let mut ends = Vec::new();
+        for r in records {
+            let (receipt, end) = if r.producer.is_some() {
+                self.publish_idempotent(r, Wait::Until(deadline))?
+            } else {
+                self.append(r, Wait::Until(deadline))?
+            };
+            if !receipt.duplicate {
+                ends.push((receipt.partition, end));
+            }
+        }
+        if self.sync {
+            for (partition, end) in ends {
+                self.topic.wait_durable(partition, end, deadline)?;
+            }
+        }
+        Ok(records.len())
+    }
+}
+
+/// Writes a whole frame except its commit word: header, the producer prefix if any, key and
+/// payload.
 ///
 /// # Safety
-/// The caller claimed `position .. position + align(len)` and has not committed it.
-#[inline]
-unsafe fn write_frame(ring: &Ring, position: u64, timestamp: u64, key: &[u8], payload: &[u8]) {
+/// The caller claimed `position .. position + align(len)` and has not committed it, where
+/// `len` counts the header, the prefix, the key and the payload.
+#[inline(always)]
+unsafe fn write_frame(
+    ring: &Ring,
+    position: u64,
+    timestamp: u64,
+    key: &[u8],
+    payload: &[u8],
+    producer: Option<ProducerSequence>,
+) {
+    if let Some(ps) = producer {
+        // SAFETY: forwarded contract.
+        unsafe { write_idempotent_frame(ring, position, timestamp, key, payload, ps) };
+        return;
+    }
     // SAFETY: forwarded contract: the frame is claimed and uncommitted; key and payload fit in
     // it since len = HEADER_LEN + key.len() + payload.len().
     unsafe {
@@ -318,12 +401,43 @@ unsafe fn write_frame(ring: &Ring, position: u64, timestamp: u64, key: &[u8], pa
             HEADER_LEN + key.len() + payload.len(),
             timestamp,
             key.len() as u16,
+            0,
             &[key, payload],
         );
         if !key.is_empty() {
             ring.write_body(position, HEADER_LEN, key);
         }
         ring.write_body(position, HEADER_LEN + key.len(), payload);
+    }
+}
+
+/// [`write_frame`] for an idempotent record: the producer id and sequence come first.
+///
+/// # Safety
+/// As for [`write_frame`].
+#[cold]
+#[inline(never)]
+unsafe fn write_idempotent_frame(
+    ring: &Ring,
+    position: u64,
+    timestamp: u64,
+    key: &[u8],
+    payload: &[u8],
+    ps: ProducerSequence,
+) {
+    let mut prefix = [0u8; PRODUCER_LEN];
+    prefix[..8].copy_from_slice(&ps.producer.to_le_bytes());
+    prefix[8..].copy_from_slice(&ps.sequence.to_le_bytes());
+    // SAFETY: forwarded contract: prefix, key and payload fit in the claimed frame since
+    // len = HEADER_LEN + PRODUCER_LEN + key.len() + payload.len().
+    unsafe {
+        let len = HEADER_LEN + PRODUCER_LEN + key.len() + payload.len();
+        ring.write_header(position, len, timestamp, key.len() as u16, FLAG_PRODUCER, &[&prefix, key, payload]);
+        ring.write_body(position, HEADER_LEN, &prefix);
+        if !key.is_empty() {
+            ring.write_body(position, HEADER_LEN + PRODUCER_LEN, key);
+        }
+        ring.write_body(position, HEADER_LEN + PRODUCER_LEN + key.len(), payload);
     }
 }
 
@@ -389,7 +503,7 @@ impl Claim<'_> {
         // before the header is written.
         unsafe {
             let body = ring.claimed(self.position, self.key_len + self.len);
-            ring.write_header(self.position, len, ts, self.key_len as u16, &[body]);
+            ring.write_header(self.position, len, ts, self.key_len as u16, 0, &[body]);
         }
         ring.commit(self.position, len);
         let end = self.position + align(len) as u64;
@@ -399,7 +513,7 @@ impl Claim<'_> {
         if self.publisher.sync {
             topic.wait_durable(self.partition, end, None)?;
         }
-        Ok(Receipt { partition: self.partition, offset: self.position })
+        Ok(Receipt { partition: self.partition, offset: self.position, duplicate: false })
     }
 
     fn ring(&self) -> &Ring {

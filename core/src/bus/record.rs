@@ -1,6 +1,8 @@
 //! What a producer hands in ([`Record`]) and what it gets back ([`Receipt`]).
 #![deny(unsafe_code)]
 
+use super::event::ProducerSequence;
+
 /// An event to publish: payload, optional key, optional timestamp, optional partition.
 ///
 /// Borrowed: publishing copies the bytes into the ring, so the record can be built from stack
@@ -15,13 +17,18 @@ pub struct Record<'a> {
     pub timestamp: Option<u64>,
     /// Explicit partition (overrides the key's choice).
     pub partition: Option<u32>,
+    /// Idempotent publish: the producer's id and this record's sequence number. Per producer
+    /// and partition, a record whose sequence number is not above the last one accepted is a
+    /// duplicate: it is dropped, counted, and the publish reports the offset of the producer's
+    /// last accepted record (`Receipt::duplicate`).
+    pub producer: Option<ProducerSequence>,
 }
 
 impl<'a> Record<'a> {
     /// A record with only a payload.
     #[inline]
     pub const fn new(payload: &'a [u8]) -> Self {
-        Self { payload, key: None, timestamp: None, partition: None }
+        Self { payload, key: None, timestamp: None, partition: None, producer: None }
     }
 
     /// Sets the key.
@@ -35,6 +42,16 @@ impl<'a> Record<'a> {
     #[inline]
     pub const fn timestamp(mut self, nanos: u64) -> Self {
         self.timestamp = Some(nanos);
+        self
+    }
+
+    /// Makes the publish idempotent: `producer` identifies the producing application (stable
+    /// across its restarts), `sequence` increases with every record it publishes to a
+    /// partition. A retry of an accepted record (same producer, sequence not above the last
+    /// accepted) is dropped within the topic's `dedup_window`, also after a restart.
+    #[inline]
+    pub const fn producer(mut self, producer: u64, sequence: u64) -> Self {
+        self.producer = Some(ProducerSequence { producer, sequence });
         self
     }
 
@@ -71,6 +88,9 @@ pub struct Receipt {
     pub partition: u32,
     /// The event's offset in the partition (its byte position in the partition's log).
     pub offset: u64,
+    /// The record was a duplicate of an earlier idempotent publish and was dropped; `offset`
+    /// is where the producer's last accepted record landed.
+    pub duplicate: bool,
 }
 
 /// The stable partition hash of a key: 64-bit FNV-1a. Part of the compatibility promise: the

@@ -112,6 +112,8 @@ pub struct PartitionStats {
     pub gates: usize,
     /// Persisted topics: the state of the partition's log.
     pub log: Option<LogStats>,
+    /// Idempotent publishes dropped as duplicates.
+    pub duplicates: u64,
 }
 
 /// A snapshot of a persisted partition's log.

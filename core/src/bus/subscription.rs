@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::config::{SlowConsumerPolicy, Start, SubscribeOptions};
 use super::error::Error;
-use super::event::{Event, EventRef};
+use super::event::{event_from_frame, Event, EventRef};
 use super::stats::ReaderCounters;
 use super::topic::TopicInner;
 use crate::log::reader::LogReader;
@@ -514,19 +514,12 @@ impl Subscription {
             while position < end && n < max {
                 let (padding, len) = ring.committed_frame(position);
                 if !padding {
-                    let (timestamp, key_len) = ring.header(position);
+                    let (timestamp, meta) = ring.header(position);
                     // SAFETY: the frame is below the commit frontier this thread Acquire-loaded,
                     // and our gate stays at or before it until the next `release`, which needs
                     // &mut self, after `f` has returned.
                     let body = unsafe { ring.body(position, len) };
-                    let key_len = key_len.min(body.len());
-                    f(EventRef {
-                        offset: position,
-                        partition: part.partition,
-                        timestamp,
-                        key: (key_len > 0).then(|| &body[..key_len]),
-                        payload: &body[key_len..],
-                    });
+                    f(event_from_frame(position, part.partition, timestamp, meta, body));
                     n += 1;
                 }
                 position += align(len) as u64;
@@ -552,26 +545,19 @@ impl Subscription {
         self.counters.position[partition as usize].set(part.position);
         self.counters.delivered.add(1);
         let ring = &self.topic.rings[partition as usize];
-        let (timestamp, key_len, body) = if found.copied {
+        let (timestamp, meta, body) = if found.copied {
             let s = &self.scratch;
             let ts = u64::from_le_bytes(s[8..16].try_into().expect("8 bytes"));
-            let key_len = u16::from_le_bytes(s[16..18].try_into().expect("2 bytes")) as usize;
-            (ts, key_len, &s[HEADER_LEN..found.len])
+            let meta = u64::from_le_bytes(s[16..24].try_into().expect("8 bytes"));
+            (ts, meta, &s[HEADER_LEN..found.len])
         } else {
-            let (ts, key_len) = ring.header(found.position);
+            let (ts, meta) = ring.header(found.position);
             // SAFETY: the frame is committed (find Acquire-loaded its word 0) and this
             // subscription's gate sits at or before it until the next `release`, which needs
             // &mut self and so cannot happen while the returned borrow lives.
-            (ts, key_len, unsafe { ring.body(found.position, found.len) })
+            (ts, meta, unsafe { ring.body(found.position, found.len) })
         };
-        let key_len = key_len.min(body.len());
-        EventRef {
-            offset: found.position,
-            partition,
-            timestamp,
-            key: (key_len > 0).then(|| &body[..key_len]),
-            payload: &body[key_len..],
-        }
+        event_from_frame(found.position, partition, timestamp, meta, body)
     }
 
     /// Waits until some partition may have an event; false when the deadline passed.

@@ -28,8 +28,48 @@ pub(crate) struct TopicInner {
     pub(crate) registry: crossbeam_utils::CachePadded<Mutex<Registry>>,
     /// Persisted topics: each partition's log.
     pub(crate) logs: Option<Box<[Arc<LogShared>]>>,
+    /// Per partition: idempotent producers' last accepted records.
+    pub(crate) dedup: Box<[Mutex<DedupTable>]>,
     /// The persister's I/O backend (persisted topics).
     pub(crate) io_backend: Option<&'static str>,
+}
+
+/// A partition's memory of idempotent producers.
+#[derive(Debug, Default)]
+pub(crate) struct DedupTable {
+    /// Producer id -> (last accepted sequence, its offset, when it was accepted, ns).
+    last: HashMap<u64, (u64, u64, u64)>,
+    /// Duplicates dropped.
+    pub(crate) duplicates: u64,
+    inserts: u64,
+}
+
+impl DedupTable {
+    /// The offset of the accepted record `sequence` duplicates, if it is a duplicate.
+    pub(crate) fn duplicate_of(&self, producer: u64, sequence: u64) -> Option<u64> {
+        self.last.get(&producer).filter(|(last, _, _)| sequence <= *last).map(|&(_, offset, _)| offset)
+    }
+
+    /// Records an accepted record; forgets producers not heard of for `window` (checked every
+    /// 1024 records).
+    pub(crate) fn accept(
+        &mut self,
+        producer: u64,
+        sequence: u64,
+        offset: u64,
+        now_ns: u64,
+        window: std::time::Duration,
+    ) {
+        let entry = self.last.entry(producer).or_insert((sequence, offset, now_ns));
+        if sequence >= entry.0 {
+            *entry = (sequence, offset, now_ns);
+        }
+        self.inserts += 1;
+        if self.inserts % 1024 == 0 {
+            let horizon = now_ns.saturating_sub(window.as_nanos() as u64);
+            self.last.retain(|_, (_, _, seen)| *seen >= horizon);
+        }
+    }
 }
 
 /// Who is attached to the topic (for stats and group lookup).
@@ -67,6 +107,7 @@ impl TopicInner {
     }
 
     fn build(name: String, config: TopicConfig, starts: &[u64], checksums: bool) -> Self {
+        let config_partitions = config.partitions;
         let readable = Arc::new(Notifier::new());
         let single = config.producers == super::config::Producers::Single;
         let rings = starts
@@ -85,6 +126,7 @@ impl TopicInner {
             exclusive: std::sync::atomic::AtomicBool::new(false),
             logs: None,
             io_backend: None,
+            dedup: (0..config_partitions).map(|_| Mutex::new(DedupTable::default())).collect(),
         }
     }
 
@@ -166,6 +208,7 @@ impl TopicInner {
                 earliest_offset: ring.earliest_hint(),
                 gates: ring.gate_count(),
                 log: self.log(i as u32).map(|l| l.stats()),
+                duplicates: self.dedup[i].lock().duplicates,
             })
             .collect();
         let mut readers = Vec::new();

@@ -20,7 +20,7 @@
 //! The frame at log position `p` lies at file offset `64 + (p - first_offset)`.
 #![deny(unsafe_code)]
 
-use crate::ring::frame::{align, decode_word0, frame_crc, Word0, HEADER_LEN};
+use crate::ring::frame::{align, decode_word0, frame_crc, prefix_len, Word0, FLAG_PRODUCER, HEADER_LEN};
 
 /// First bytes of every segment file.
 pub(crate) const MAGIC: [u8; 8] = *b"RINGBUS\x00";
@@ -186,10 +186,10 @@ pub(crate) fn decode_frame(bytes: &[u8], position: u64, max_frame: usize) -> Res
             let key_len = u16::from_le_bytes(frame[16..18].try_into().expect("2 bytes"));
             let flags = u16::from_le_bytes(frame[18..20].try_into().expect("2 bytes"));
             let crc = u32::from_le_bytes(frame[20..24].try_into().expect("4 bytes"));
-            if flags != 0 || HEADER_LEN + key_len as usize > len {
+            if flags & !FLAG_PRODUCER != 0 || HEADER_LEN + prefix_len(flags) + key_len as usize > len {
                 return Err(FrameError::BadWord0);
             }
-            if frame_crc(word0, timestamp, key_len, &[&frame[HEADER_LEN..]]) != crc {
+            if frame_crc(word0, timestamp, key_len, flags, &[&frame[HEADER_LEN..]]) != crc {
                 return Err(FrameError::Crc);
             }
             Ok(Frame::Event { len, timestamp, key_len: key_len as usize })
@@ -205,11 +205,11 @@ mod tests {
     fn frame_bytes(position: u64, ts: u64, key: &[u8], payload: &[u8]) -> Vec<u8> {
         let len = HEADER_LEN + key.len() + payload.len();
         let w0 = commit_word(position, len as u32);
-        let crc = frame_crc(w0, ts, key.len() as u16, &[key, payload]);
+        let crc = frame_crc(w0, ts, key.len() as u16, 0, &[key, payload]);
         let mut b = Vec::new();
         b.extend_from_slice(&w0.to_le_bytes());
         b.extend_from_slice(&ts.to_le_bytes());
-        b.extend_from_slice(&meta_word(key.len() as u16, crc).to_le_bytes());
+        b.extend_from_slice(&meta_word(key.len() as u16, 0, crc).to_le_bytes());
         b.extend_from_slice(key);
         b.extend_from_slice(payload);
         b.resize(align(len), 0);

@@ -366,6 +366,33 @@ pub(crate) fn seek_timestamp(log: &LogShared, t: u64) -> Result<u64, Error> {
     Ok(written)
 }
 
+/// Fills each partition's idempotent-producer table from the log: the records of the last
+/// `dedup_window` (by event timestamp, found through the time index).
+fn remember_producers(topic: &crate::bus::topic::TopicInner) -> Result<(), Error> {
+    let now = crate::bus::clock::now(TimestampSource::Precise);
+    let window = topic.config.dedup_window;
+    let since = now.saturating_sub(window.as_nanos() as u64);
+    for (p, log) in topic.logs.as_ref().expect("persisted").iter().enumerate() {
+        let from = seek_timestamp(log, since)?.max(log.earliest());
+        let mut reader = reader::LogReader::at(log.clone(), from)?;
+        let mut frame = Vec::new();
+        let mut table = topic.dedup[p].lock();
+        loop {
+            frame.clear();
+            let Some((offset, len)) = reader.next_event(&mut frame)? else { break };
+            let meta = u64::from_le_bytes(frame[16..24].try_into().expect("8 bytes"));
+            let flags = (meta >> 16) as u16;
+            if flags & crate::ring::frame::FLAG_PRODUCER != 0 && len >= 40 {
+                let producer = u64::from_le_bytes(frame[24..32].try_into().expect("8 bytes"));
+                let sequence = u64::from_le_bytes(frame[32..40].try_into().expect("8 bytes"));
+                let ts = u64::from_le_bytes(frame[8..16].try_into().expect("8 bytes"));
+                table.accept(producer, sequence, offset, ts.max(since), window);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The creation time in a segment's header.
 pub(crate) fn segment_created_ns(path: &Path) -> Result<u64, Error> {
     let mut head = [0u8; SEGMENT_HEADER_LEN as usize];
@@ -578,6 +605,7 @@ pub(crate) fn open_topic(
             persister::PartWriter::new(&inner.rings[p], logs[p].clone(), r, first, segment_bytes)
         })
         .collect();
+    remember_producers(&inner)?;
     let io = io::instance(io_choice).map_err(|e| Error::io("setting up the persister's I/O", &e))?;
     let topic = inner.clone();
     let handle = std::thread::Builder::new()

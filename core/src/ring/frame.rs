@@ -6,9 +6,11 @@
 //!         bytes 4..8   tag      u32 LE  (offset >> 3) as u32: the frame's own position
 //! word 1  bytes 8..16  timestamp u64 LE ns since the Unix epoch
 //! word 2  bytes 16..18 key_len  u16 LE
-//!         bytes 18..20 flags    u16 LE  reserved, 0
+//!         bytes 18..20 flags    u16 LE  bit 0: the body starts with a producer id and sequence
+//!                                       number (16 bytes, idempotent publish); others 0
 //!         bytes 20..24 crc      u32 LE  CRC-32C (below) on persisted topics, 0 in memory
-//! bytes 24..           key, then payload; the frame is zero-padded to a multiple of 8
+//! bytes 24..           [producer id u64, sequence u64 if flag 0], key, payload; the frame is
+//!                      zero-padded to a multiple of 8
 //! ```
 //!
 //! The CRC-32C covers word 0 (so the length and the position), the timestamp, key length and
@@ -51,20 +53,36 @@ pub(crate) const fn commit_word(position: u64, len: u32) -> u64 {
     (tag(position) as u64) << 32 | len as u64
 }
 
+/// Frame flag: the body starts with a producer id and a sequence number.
+pub(crate) const FLAG_PRODUCER: u16 = 1;
+/// Bytes of the producer id and sequence number.
+pub(crate) const PRODUCER_LEN: usize = 16;
+
 /// Word 2 of a frame.
 #[inline]
-pub(crate) const fn meta_word(key_len: u16, crc: u32) -> u64 {
-    key_len as u64 | (crc as u64) << 32
+pub(crate) const fn meta_word(key_len: u16, flags: u16, crc: u32) -> u64 {
+    key_len as u64 | (flags as u64) << 16 | (crc as u64) << 32
+}
+
+/// Bytes between the header and the key, by the frame's flags.
+#[inline]
+pub(crate) const fn prefix_len(flags: u16) -> usize {
+    if flags & FLAG_PRODUCER != 0 {
+        PRODUCER_LEN
+    } else {
+        0
+    }
 }
 
 /// The CRC-32C of an event frame whose word 0 is `word0`, over the fields it covers (see the
 /// module docs). `body` is the key and payload, given as consecutive pieces.
 #[inline]
-pub(crate) fn frame_crc(word0: u64, timestamp: u64, key_len: u16, body: &[&[u8]]) -> u32 {
+pub(crate) fn frame_crc(word0: u64, timestamp: u64, key_len: u16, flags: u16, body: &[&[u8]]) -> u32 {
     let mut head = [0u8; 20];
     head[..8].copy_from_slice(&word0.to_le_bytes());
     head[8..16].copy_from_slice(&timestamp.to_le_bytes());
     head[16..18].copy_from_slice(&key_len.to_le_bytes());
+    head[18..20].copy_from_slice(&flags.to_le_bytes());
     body.iter().fold(crc32c::crc32c(&head), |crc, piece| crc32c::crc32c_append(crc, piece))
 }
 

@@ -35,7 +35,7 @@ fn publish(ring: &Ring, limit: &mut u64, payload: &[u8]) -> u64 {
     let (start, position) = claimed.expect("claimed");
     // SAFETY: claimed just above, not committed.
     unsafe {
-        ring.write_header(position, len, 0, 0, &[payload]);
+        ring.write_header(position, len, 0, 0, 0, &[payload]);
         ring.write_body(position, HEADER_LEN, payload);
     }
     ring.commit(position, len);
@@ -119,7 +119,7 @@ fn publish_batch(ring: &Ring, n: usize) {
     for i in 0..n as u64 {
         let p = position + i * HEADER_LEN as u64;
         // SAFETY: claimed just above, not committed.
-        unsafe { ring.write_header(p, HEADER_LEN, 0, 0, &[]) };
+        unsafe { ring.write_header(p, HEADER_LEN, 0, 0, 0, &[]) };
         ring.commit(p, HEADER_LEN);
     }
     ring.publish(start, position + (n * HEADER_LEN) as u64);
@@ -165,7 +165,7 @@ fn single_producer_close_loses_no_acknowledged_event() {
                 let Ok((start, position)) = r.try_claim(32, &mut limit) else { break };
                 // SAFETY: claimed just above, not committed.
                 unsafe {
-                    r.write_header(position, 32, 0, 0, &[&[i; 8]]);
+                    r.write_header(position, 32, 0, 0, 0, &[&[i; 8]]);
                     r.write_body(position, HEADER_LEN, &[i; 8]);
                 }
                 r.commit(position, 32);
@@ -380,7 +380,7 @@ fn park_and_wake_lose_no_wake_up() {
             let (start, p) = position.unwrap();
             // SAFETY: claimed above, not committed.
             unsafe {
-                r.write_header(p, 32, 0, 0, &[&[3; 8]]);
+                r.write_header(p, 32, 0, 0, 0, &[&[3; 8]]);
                 r.write_body(p, HEADER_LEN, &[3; 8]);
             }
             r.commit(p, 32);

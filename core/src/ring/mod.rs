@@ -422,15 +422,23 @@ impl Ring {
     /// # Safety
     /// The caller claimed the frame at `position` and has not committed it.
     #[inline]
-    pub(crate) unsafe fn write_header(&self, position: u64, len: usize, timestamp: u64, key_len: u16, body: &[&[u8]]) {
+    pub(crate) unsafe fn write_header(
+        &self,
+        position: u64,
+        len: usize,
+        timestamp: u64,
+        key_len: u16,
+        flags: u16,
+        body: &[&[u8]],
+    ) {
         let i = self.index(position);
         let crc = if self.checksums {
-            frame::frame_crc(commit_word(position, len as u32), timestamp, key_len, body)
+            frame::frame_crc(commit_word(position, len as u32), timestamp, key_len, flags, body)
         } else {
             0
         };
         self.mem.store(i + 8, timestamp, Ordering::Relaxed);
-        self.mem.store(i + 16, frame::meta_word(key_len, crc), Ordering::Relaxed);
+        self.mem.store(i + 16, frame::meta_word(key_len, flags, crc), Ordering::Relaxed);
     }
 
     /// The log bytes `position .. position + len` (they do not cross the buffer's end).
@@ -580,13 +588,13 @@ impl Ring {
         (len & PADDING != 0, (len & !PADDING) as usize)
     }
 
-    /// Timestamp and key length of the committed frame at `position`.
+    /// Timestamp and word 2 (key length, flags, CRC) of the committed frame at `position`.
     #[inline]
-    pub(crate) fn header(&self, position: u64) -> (u64, usize) {
+    pub(crate) fn header(&self, position: u64) -> (u64, u64) {
         let i = self.index(position);
         let ts = self.mem.load(i + 8, Ordering::Relaxed);
         let meta = self.mem.load(i + 16, Ordering::Relaxed);
-        (ts, (meta & 0xffff) as usize)
+        (ts, meta)
     }
 
     /// Borrows the frame body (key then payload) at `position`.
