@@ -231,3 +231,55 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn a_consumer_absent_for_a_million_events_catches_up_completely() {
+    let dir = temp_dir("million");
+    let n = 1_000_000u64;
+    let config = TopicConfig::new()
+        .capacity(1 << 20)
+        .max_payload(64)
+        .max_key(0)
+        .segment_bytes(16 << 20)
+        .durability(Durability::Async { max_delay: Duration::from_millis(10) });
+    {
+        let bus = Bus::open(&dir).unwrap();
+        let t = bus.create_topic("t", config).unwrap();
+        // The consumer group exists and has committed at the start, then goes away.
+        let group = t.group("archive", Start::Earliest).unwrap();
+        group.commit().unwrap();
+        drop(group);
+        let mut p = t.publisher().unwrap();
+        let mut bufs = vec![[0u8; 16]; 250];
+        for chunk in 0..n / 250 {
+            for (i, b) in bufs.iter_mut().enumerate() {
+                *b = (chunk * 250 + i as u64).to_le_bytes().repeat(2).try_into().unwrap();
+            }
+            let batch: Vec<Record<'_>> = bufs.iter().map(|b| Record::new(b)).collect();
+            p.publish_batch(&batch).unwrap();
+        }
+    }
+    // It comes back after a restart and resumes where it committed.
+    let bus = Bus::open(&dir).unwrap();
+    let t = bus.topic("t").unwrap();
+    t.close();
+    let mut m = t.group("archive", Start::Committed).unwrap().join();
+    let (mut count, mut sum, mut expect) = (0u64, 0u64, 0u64);
+    loop {
+        match m.poll_batch(4096, Some(Duration::from_secs(10)), |e| {
+            let v = u64::from_le_bytes(e.payload[..8].try_into().unwrap());
+            assert_eq!(v, expect, "in order, none missing");
+            expect += 1;
+            count += 1;
+            sum = sum.wrapping_add(v);
+        }) {
+            Ok(_) => {}
+            Err(Error::Closed) => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!((count, sum), (n, n * (n - 1) / 2));
+    drop(m);
+    drop(bus);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
