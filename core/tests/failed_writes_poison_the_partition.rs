@@ -37,6 +37,7 @@ fn injected_write_and_fsync_failures_poison_and_lose_nothing_acknowledged() {
     let cases = [
         ("fsync:4", Durability::Sync, "Input/output error"),
         ("nospace:3", Durability::Sync, "No space left"),
+        ("short:5", Durability::Sync, "short write"),
         ("write:3", Durability::Async { max_delay: Duration::from_millis(2) }, "Input/output error"),
     ];
     for (fault, durability, message) in cases {

@@ -188,3 +188,44 @@ fn damaged_segment_header_and_creation_leftovers() {
     assert!(!leftover.exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_crash_in_the_middle_of_retention_leaves_a_directory_that_opens() {
+    // Three segments; retention had deleted the oldest segment file but not its index when the
+    // process died.
+    let dir = std::env::temp_dir().join(format!("ringbus-damage-retention-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let config =
+        TopicConfig::new().capacity(64 << 10).max_payload(1024).segment_bytes(128 << 10).durability(Durability::Sync);
+    {
+        let bus = Bus::open(&dir).unwrap();
+        let t = bus.create_topic("t", config).unwrap();
+        let mut p = t.publisher().unwrap();
+        for i in 0..6_000 {
+            p.publish(Record::new(&payload(i % EVENTS)).timestamp(i as u64)).unwrap();
+        }
+        assert!(t.stats().partitions[0].log.as_ref().unwrap().segments >= 3);
+    }
+    let part = dir.join("t/0");
+    let mut segs: Vec<_> = std::fs::read_dir(&part)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".seg"))
+        .collect();
+    segs.sort();
+    std::fs::remove_file(part.join(&segs[0])).unwrap();
+    let second: u64 = segs[1].trim_end_matches(".seg").parse().unwrap();
+    let bus = Bus::open(&dir).expect("opens");
+    let t = bus.topic("t").unwrap();
+    let log = t.stats().partitions[0].log.clone().unwrap();
+    assert_eq!(log.earliest_offset, second);
+    assert!(!part.join(segs[0].replace(".seg", ".tix")).exists(), "the orphaned index is gone");
+    t.close();
+    let mut sub = t.subscribe(SubscribeOptions::new().start(Start::Earliest)).unwrap();
+    let first = sub.poll(Some(Duration::from_secs(5))).unwrap().unwrap();
+    assert_eq!(first.offset, second);
+    drop(sub);
+    drop(bus);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

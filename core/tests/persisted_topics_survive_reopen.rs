@@ -283,3 +283,45 @@ fn a_consumer_absent_for_a_million_events_catches_up_completely() {
     drop(bus);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+const HOLDER_ENV: &str = "RINGBUS_TEST_HOLD_DIR";
+
+#[test]
+fn holder_child_entry() {
+    // Only a child started by the test below does anything here: it opens the directory and
+    // holds it until its stdin closes.
+    if let Ok(dir) = std::env::var(HOLDER_ENV) {
+        let _bus = Bus::open(&dir).expect("the child opens the directory");
+        println!("holding");
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+        std::process::exit(0);
+    }
+}
+
+#[test]
+fn a_second_process_cannot_open_a_directory_in_use() {
+    use std::io::{BufRead, Write};
+    let dir = temp_dir("process-lock");
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["holder_child_entry", "--exact", "--nocapture", "--test-threads=1"])
+        .env(HOLDER_ENV, &dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("holding") {
+        line.clear();
+        assert!(out.read_line(&mut line).unwrap() > 0, "the child did not open the directory");
+    }
+    match Bus::open(&dir) {
+        Err(e @ Error::Locked { .. }) => eprintln!("as expected: {e}"),
+        other => panic!("{other:?}"),
+    }
+    child.stdin.take().unwrap().write_all(b"done\n").unwrap();
+    child.wait().unwrap();
+    drop(Bus::open(&dir).expect("free once the child exited"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

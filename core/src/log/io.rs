@@ -213,7 +213,9 @@ pub(crate) fn instance(choice: &IoChoice) -> io::Result<Box<dyn Io>> {
 /// Fault injection for tests: `RINGBUS_IO_FAULT=<kind>:<n>` fails the `n`-th (from 1) call of
 /// that kind and every later one (a failed disk stays failed): `write` (a call without sync:
 /// EIO), `fsync` (a call with sync: EIO after writing), `nospace` (any call: ENOSPC before
-/// writing). Read when a topic's persister starts.
+/// writing), `short` (any call: the first half of its last buffer reaches the file, then the
+/// write fails as a short write the backend could not complete). Read when a topic's persister
+/// starts.
 pub(crate) struct FaultIo {
     inner: Box<dyn Io>,
     kind: FaultKind,
@@ -226,6 +228,7 @@ enum FaultKind {
     Write,
     Fsync,
     NoSpace,
+    Short,
 }
 
 impl FaultIo {
@@ -233,7 +236,7 @@ impl FaultIo {
         let bad = || {
             io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("RINGBUS_IO_FAULT={spec:?}: use write:N, fsync:N or nospace:N"),
+                format!("RINGBUS_IO_FAULT={spec:?}: use write:N, fsync:N, nospace:N or short:N"),
             )
         };
         let (kind, n) = spec.split_once(':').ok_or_else(bad)?;
@@ -241,6 +244,7 @@ impl FaultIo {
             "write" => FaultKind::Write,
             "fsync" => FaultKind::Fsync,
             "nospace" => FaultKind::NoSpace,
+            "short" => FaultKind::Short,
             _ => return Err(bad()),
         };
         let at = n.parse().ok().filter(|&n| n > 0).ok_or_else(bad)?;
@@ -253,7 +257,7 @@ impl Io for FaultIo {
         let counts = match self.kind {
             FaultKind::Write => !sync,
             FaultKind::Fsync => sync,
-            FaultKind::NoSpace => true,
+            FaultKind::NoSpace | FaultKind::Short => true,
         };
         if counts {
             self.calls += 1;
@@ -267,6 +271,14 @@ impl Io for FaultIo {
             FaultKind::Fsync => {
                 self.inner.write(file, writes, false)?;
                 Err(io::Error::from_raw_os_error(libc::EIO))
+            }
+            FaultKind::Short => {
+                if let Some((last, rest)) = writes.split_last() {
+                    let half = Write { offset: last.offset, bytes: &last.bytes[..last.bytes.len() / 2] };
+                    self.inner.write(file, rest, false)?;
+                    self.inner.write(file, &[half], false)?;
+                }
+                Err(io::Error::new(io::ErrorKind::WriteZero, "short write: the device took only part of the data"))
             }
         }
     }
