@@ -84,7 +84,8 @@ impl Publisher {
     }
 
     /// Publishes one record if there is room now; otherwise hands it back in
-    /// [`TryPublishError::Full`]. Never waits.
+    /// [`TryPublishError::Full`]. Never waits for space. (On a `Durability::Sync` topic, a
+    /// record it did publish is still acknowledged only once fsynced: it waits for that.)
     #[inline]
     pub fn try_publish<'a>(&mut self, record: impl Into<Record<'a>>) -> Result<Receipt, TryPublishError<'a>> {
         let record = record.into();
