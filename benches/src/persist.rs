@@ -29,8 +29,30 @@ pub struct FioResult {
     pub iops: f64,
 }
 
-/// Runs the four fio tests in `dir` (short runs when `quick`). `Err` says why fio could not run.
+/// Installs fio from Debian's packages if it is missing and this process may (root with
+/// apt-get); says what happened.
+fn ensure_fio() -> Result<(), String> {
+    if Command::new("fio").arg("--version").output().is_ok_and(|o| o.status.success()) {
+        return Ok(());
+    }
+    // SAFETY: getuid has no preconditions and touches no memory.
+    let root = unsafe { libc::getuid() } == 0;
+    if !root || Command::new("apt-get").arg("--version").output().is_err() {
+        return Err("fio is not installed (Debian: apt-get install -y fio)".into());
+    }
+    eprintln!("installing fio from Debian's packages (apt-get install -y fio)");
+    let ok = |args: &[&str]| Command::new("apt-get").args(args).status().is_ok_and(|s| s.success());
+    if ok(&["install", "-y", "-q", "fio"]) || (ok(&["update", "-q"]) && ok(&["install", "-y", "-q", "fio"])) {
+        Ok(())
+    } else {
+        Err("fio is not installed and apt-get could not install it".into())
+    }
+}
+
+/// Runs the four fio tests in `dir` (short runs when `quick`), installing fio first if it is
+/// missing and that is possible. `Err` says why fio could not run.
 pub fn fio(dir: &Path, quick: bool) -> Result<Vec<FioResult>, String> {
+    ensure_fio()?;
     let tests: [(&'static str, &[&str], &str, &str); 4] = [
         ("seq_buffered", &["--rw=write", "--bs=1M", "--end_fsync=1"], "1G", "256M"),
         ("seq_direct", &["--rw=write", "--bs=1M", "--direct=1"], "1G", "256M"),

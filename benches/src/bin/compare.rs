@@ -3,8 +3,9 @@
 //! `cargo run --release -p ringbus-benches --bin compare [-- --quick] [--json]`
 //!
 //! Then persisted ingest (`persist_async`, `persist_sync`) beside the disk's own limits measured
-//! with fio on the same filesystem (`target/bench-data`); fio must be installed (Debian's
-//! `fio` package; `scripts/check.sh` installs it).
+//! with fio on the same filesystem (`target/bench-data`). When fio is missing, the harness
+//! installs Debian's `fio` package if it runs as root with apt-get, and otherwise leaves the
+//! disk lines out, saying why.
 //!
 //! Systems run interleaved (A B C A B C ...) so drift between this machine's cores hits all
 //! alike; a ping-pong canary is measured before each run and a run whose canary is above
