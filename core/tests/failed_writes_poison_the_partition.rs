@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
-use ringbus::{Bus, Durability, Error, Record, Start, SubscribeOptions, TopicConfig};
+mod common;
+
+use ringbus::{Bus, Durability, Error, Record, TopicConfig};
 
 fn payload(i: u64) -> Vec<u8> {
     format!("reading {i} {}", "x".repeat((i % 40) as usize)).into_bytes()
@@ -15,21 +17,11 @@ fn payload(i: u64) -> Vec<u8> {
 /// published, byte-identical.
 fn reopen_and_read(dir: &std::path::Path) -> u64 {
     let bus = Bus::open(dir).unwrap();
-    let t = bus.topic("t").unwrap();
-    t.close();
-    let mut sub = t.subscribe(SubscribeOptions::new().start(Start::Earliest)).unwrap();
-    let mut n = 0;
-    loop {
-        match sub.poll(Some(Duration::from_secs(5))) {
-            Ok(Some(e)) => {
-                assert_eq!(e.payload, &payload(n)[..], "event {n}");
-                n += 1;
-            }
-            Ok(None) => panic!("stalled"),
-            Err(Error::Closed) => return n,
-            Err(e) => panic!("{e}"),
-        }
+    let events = common::read_all(&bus.topic("t").unwrap());
+    for (n, e) in events.iter().enumerate() {
+        assert_eq!(e.payload, payload(n as u64), "event {n}");
     }
+    events.len() as u64
 }
 
 #[test]

@@ -2,21 +2,13 @@
 //! counted) when they repeat an accepted one, in memory and across a restart; readers see each
 //! event once, with its producer and sequence.
 
-use std::time::Duration;
+use ringbus::{Bus, Durability, Error, ProducerSequence, Record, TopicConfig};
 
-use ringbus::{Bus, Durability, Error, ProducerSequence, Record, Start, SubscribeOptions, TopicConfig};
+mod common;
 
+/// (payload, producer fields, offset, next offset) of every event.
 fn read_all(t: &ringbus::Topic) -> Vec<(Vec<u8>, Option<ProducerSequence>, u64, u64)> {
-    t.close();
-    let mut sub = t.subscribe(SubscribeOptions::new().start(Start::Earliest)).unwrap();
-    let mut out = Vec::new();
-    loop {
-        match sub.poll(Some(Duration::from_secs(5))) {
-            Ok(Some(e)) => out.push((e.payload.to_vec(), e.producer, e.offset, e.next_offset())),
-            Err(Error::Closed) => return out,
-            other => panic!("{other:?}"),
-        }
-    }
+    common::read_all(t).into_iter().map(|e| (e.payload.clone(), e.producer, e.offset, e.next_offset())).collect()
 }
 
 #[test]

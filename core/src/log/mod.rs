@@ -258,16 +258,24 @@ pub(crate) fn write_topic_conf(topic_dir: &Path, config: &TopicConfig) -> Result
         config.retention_bytes.map_or("none".to_owned(), |b| b.to_string()),
         config.retention_age.map_or("none".to_owned(), |a| a.as_millis().to_string()),
     );
-    let tmp = topic_dir.join("topic.conf.tmp");
-    let path = topic_dir.join(TOPIC_CONF);
+    replace_file(&topic_dir.join(TOPIC_CONF), text.as_bytes())
+}
+
+/// Replaces the file at `path` with `bytes` so that a crash leaves the old or the new content
+/// whole: writes `<path>.tmp` (mode 0640), fsyncs it, renames it over `path`, fsyncs the
+/// directory.
+fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let dir = path.parent().expect("a file in a directory");
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
     let write = || -> std::io::Result<()> {
         let f = OpenOptions::new().write(true).create(true).truncate(true).mode(FILE_MODE).open(&tmp)?;
-        f.write_all_at(text.as_bytes(), 0)?;
+        f.write_all_at(bytes, 0)?;
         f.sync_all()?;
-        fs::rename(&tmp, &path)
+        fs::rename(&tmp, path)
     };
     write().map_err(|e| Error::io(format!("writing {}", path.display()), &e))?;
-    sync_dir(topic_dir)
+    sync_dir(dir)
 }
 
 /// Reads a topic's `topic.conf`.
@@ -635,16 +643,7 @@ pub(crate) fn write_group_offsets(topic_dir: &Path, group: &str, offsets: &[u64]
     }
     let crc = crc32c::crc32c(text.as_bytes());
     text.push_str(&format!("crc {crc:08x}\n"));
-    let path = group_offsets_path(topic_dir, group);
-    let tmp = dir.join(format!("{group}.offsets.tmp"));
-    let write = || -> std::io::Result<()> {
-        let f = OpenOptions::new().write(true).create(true).truncate(true).mode(FILE_MODE).open(&tmp)?;
-        f.write_all_at(text.as_bytes(), 0)?;
-        f.sync_all()?;
-        fs::rename(&tmp, &path)
-    };
-    write().map_err(|e| Error::io(format!("writing {}", path.display()), &e))?;
-    sync_dir(&dir)
+    replace_file(&group_offsets_path(topic_dir, group), text.as_bytes())
 }
 
 /// A group's committed offsets, if it ever committed.
