@@ -338,7 +338,7 @@ fn print_group(group: &[Row], json: bool) {
     let first = &group[0];
     if !json {
         println!("\n{} {}B batch {}", first.scenario.name(), first.payload, first.batch);
-        println!("  {:<16} {:>10} {:>10} {:>10} {:>12}", "system", "median", "min", "max", "vs best peer");
+        println!("  {:<22} {:>10} {:>10} {:>10} {:>12}", "system", "median", "min", "max", "vs best peer");
     }
     for r in group {
         let (median, min, max) = r.stats();
@@ -352,7 +352,7 @@ fn print_group(group: &[Row], json: bool) {
         } else {
             let mark = if r.drift { "*" } else { "" };
             let ratio = ratio.map_or(String::new(), |x| format!("{x:.2}x"));
-            println!("  {:<16} {:>10.1} {:>10.1} {:>10.1} {:>12}{mark}", r.system.name(), median, min, max, ratio);
+            println!("  {:<22} {:>10.1} {:>10.1} {:>10.1} {:>12}{mark}", r.system.name(), median, min, max, ratio);
         }
     }
 }
