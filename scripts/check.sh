@@ -21,6 +21,26 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 step "unit, integration and doc tests (persisted topics on the pwrite/fdatasync backend: RINGBUS_IO=std)"
 RINGBUS_IO=std cargo test --workspace --locked
 
+step "C API: the C test and C++ header check, plain, under ASan+UBSan, and under valgrind"
+# The header freshness test ran with the tests above; build libringbus.so/.a (debug) here.
+cargo build --locked -p ringbus-ffi
+mkdir -p target/c
+CWARN=(-Wall -Wextra -Werror -pedantic -Iffi/include)
+gcc -std=c11 "${CWARN[@]}" ffi/tests/c/api_test.c -Ltarget/debug -lringbus -o target/c/api_test
+g++ -std=c++17 "${CWARN[@]}" ffi/tests/c/header_cpp.cpp -Ltarget/debug -lringbus -o target/c/header_cpp
+gcc -std=c11 -g -fsanitize=address,undefined -fno-omit-frame-pointer "${CWARN[@]}" ffi/tests/c/api_test.c \
+  -Ltarget/debug -lringbus -o target/c/api_test_asan
+export LD_LIBRARY_PATH="$PWD/target/debug${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+target/c/header_cpp
+rm -rf target/c/data && target/c/api_test target/c/data
+rm -rf target/c/data && UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 target/c/api_test_asan target/c/data
+if command -v valgrind >/dev/null; then
+  rm -rf target/c/data && valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+    target/c/api_test target/c/data
+else
+  echo "SKIPPED valgrind: not installed (Debian: apt-get install -y valgrind)"
+fi
+
 DURABILITY_TESTS=(--test persisted_topics_survive_reopen --test crash_loses_no_acknowledged_event
   --test log_damage_is_handled --test failed_writes_poison_the_partition --test retention_deletes_whole_old_segments
   --test durable_groups_resume_where_they_committed --test timestamp_seeks --test idempotent_publish_drops_duplicates)

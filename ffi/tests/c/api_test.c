@@ -1,0 +1,256 @@
+/* Exercises the ringbus C API from C, error paths included. Compiled with
+ * -std=c11 -Wall -Wextra -Werror -pedantic and run by scripts/check.sh (plain, and under
+ * AddressSanitizer + UndefinedBehaviorSanitizer). Prints "api_test: ok" and exits 0 on
+ * success; any failed check prints where and exits 1. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ringbus.h"
+
+static int failures = 0;
+
+#define CHECK(cond)                                                              \
+    do {                                                                         \
+        if (!(cond)) {                                                           \
+            fprintf(stderr, "%s:%d: check failed: %s (last error: %s)\n", __FILE__, \
+                    __LINE__, #cond, rb_last_error_message());                   \
+            failures++;                                                          \
+        }                                                                        \
+    } while (0)
+
+#define CHECK_STATUS(call, expected) CHECK((call) == (expected))
+
+struct seen {
+    size_t count;
+    uint64_t sum;
+};
+
+static int32_t on_event(void *user, const rb_event_view *event) {
+    struct seen *seen = (struct seen *)user;
+    uint64_t v = 0;
+    if (event->payload.len >= sizeof v) {
+        memcpy(&v, event->payload.data, sizeof v);
+    }
+    seen->count++;
+    seen->sum += v;
+    return 0;
+}
+
+static void test_version_and_status(void) {
+    CHECK(rb_version() == RB_VERSION);
+    CHECK(strcmp(rb_status_str(RB_OK), "ok") == 0);
+    CHECK(rb_status_str(-12345) != NULL);
+    CHECK(rb_last_error_message() != NULL);
+}
+
+static void test_bad_arguments(void) {
+    rb_config *config = NULL;
+    CHECK_STATUS(rb_config_new(NULL), RB_ERR_NULL_ARG);
+    CHECK_STATUS(rb_config_new(&config), RB_OK);
+    CHECK_STATUS(rb_config_set(config, "no_such_key", "1"), RB_ERR_INVALID_ARG);
+    CHECK(strstr(rb_last_error_message(), "no_such_key") != NULL);
+    CHECK_STATUS(rb_config_set(config, NULL, "1"), RB_ERR_NULL_ARG);
+    CHECK_STATUS(rb_config_set(NULL, "capacity", "1"), RB_ERR_NULL_ARG);
+    CHECK_STATUS(rb_config_set(config, "capacity", "\xff\xfe"), RB_ERR_INVALID_ARG); /* not UTF-8 */
+    CHECK_STATUS(rb_config_set(config, "capacity", "5000"), RB_OK);                  /* checked on use */
+
+    rb_bus *bus = NULL;
+    CHECK_STATUS(rb_bus_open(NULL, NULL), RB_ERR_NULL_ARG);
+    CHECK_STATUS(rb_bus_open(NULL, &bus), RB_OK);
+    rb_topic *topic = NULL;
+    CHECK_STATUS(rb_topic_open(bus, "bad", config, &topic), RB_ERR_INVALID_ARG); /* capacity 5000 */
+    CHECK(topic == NULL);                                                       /* out untouched */
+    CHECK_STATUS(rb_topic_open(bus, "../escape", NULL, &topic), RB_ERR_INVALID_ARG);
+    CHECK_STATUS(rb_topic_open(bus, "", NULL, &topic), RB_ERR_INVALID_ARG);
+    CHECK_STATUS(rb_topic_open(NULL, "t", NULL, &topic), RB_ERR_NULL_ARG);
+    CHECK_STATUS(rb_topic_open(bus, "t", NULL, NULL), RB_ERR_NULL_ARG);
+
+    CHECK_STATUS(rb_config_set(config, "capacity", "65536"), RB_OK);
+    CHECK_STATUS(rb_config_set(config, "max_payload", "100"), RB_OK);
+    CHECK_STATUS(rb_topic_open(bus, "small", config, &topic), RB_OK);
+    rb_publisher *publisher = NULL;
+    CHECK_STATUS(rb_publisher_new(topic, &publisher), RB_OK);
+    char big[200] = {0};
+    CHECK_STATUS(rb_publish(publisher, (const uint8_t *)big, sizeof big, NULL), RB_ERR_INVALID_ARG);
+    CHECK_STATUS(rb_publish(publisher, NULL, 5, NULL), RB_ERR_NULL_ARG);
+    CHECK_STATUS(rb_publish(NULL, (const uint8_t *)big, 5, NULL), RB_ERR_NULL_ARG);
+    CHECK_STATUS(rb_publish(publisher, NULL, 0, NULL), RB_OK); /* an empty payload is fine */
+
+    rb_subscription *sub = NULL;
+    CHECK_STATUS(rb_subscribe(topic, 99, 0, RB_POLICY_BLOCK, &sub), RB_ERR_INVALID_ARG);
+    CHECK_STATUS(rb_subscribe(topic, RB_START_EARLIEST, 0, 77, &sub), RB_ERR_INVALID_ARG);
+    CHECK_STATUS(rb_subscribe(topic, RB_START_COMMITTED, 0, RB_POLICY_BLOCK, &sub), RB_ERR_INVALID_ARG);
+    CHECK_STATUS(rb_group_join(topic, "g", RB_START_COMMITTED, 0, &sub), RB_ERR_NOT_PERSISTED);
+    CHECK_STATUS(rb_subscribe(topic, RB_START_EARLIEST, 0, RB_POLICY_BLOCK, &sub), RB_OK);
+    CHECK_STATUS(rb_commit(sub), RB_ERR_INVALID_ARG);
+    CHECK_STATUS(rb_poll_each(sub, 10, 0, NULL, NULL, NULL), RB_ERR_NULL_ARG);
+
+    /* Handles outlive the bus: they report closed, and freeing them stays safe. */
+    rb_bus_free(bus);
+    CHECK_STATUS(rb_publish(publisher, (const uint8_t *)"x", 1, NULL), RB_ERR_CLOSED);
+    rb_event *event = NULL;
+    CHECK_STATUS(rb_poll(sub, 0, &event), RB_OK); /* the empty event published before close */
+    CHECK(rb_event_payload(event).len == 0);
+    rb_event_free(event);
+    CHECK_STATUS(rb_poll(sub, 0, &event), RB_ERR_CLOSED);
+
+    rb_subscription_free(sub);
+    rb_publisher_free(publisher);
+    rb_topic_free(topic);
+    rb_config_free(config);
+    /* Freeing NULL is a no-op. */
+    rb_subscription_free(NULL);
+    rb_publisher_free(NULL);
+    rb_topic_free(NULL);
+    rb_config_free(NULL);
+    rb_bus_free(NULL);
+    rb_event_free(NULL);
+    /* Accessors of NULL return neutral values. */
+    CHECK(rb_event_payload(NULL).len == 0 && rb_event_offset(NULL) == 0);
+}
+
+static void test_publish_and_poll(void) {
+    rb_bus *bus = NULL;
+    CHECK_STATUS(rb_bus_open(NULL, &bus), RB_OK);
+    rb_config *config = NULL;
+    CHECK_STATUS(rb_config_new(&config), RB_OK);
+    CHECK_STATUS(rb_config_set(config, "partitions", "2"), RB_OK);
+    rb_topic *topic = NULL;
+    CHECK_STATUS(rb_topic_open(bus, "readings", config, &topic), RB_OK);
+    rb_topic *again = NULL;
+    CHECK_STATUS(rb_topic_open(bus, "readings", NULL, &again), RB_OK); /* opens the existing one */
+    CHECK_STATUS(rb_topic_open(bus, "readings", config, &again), RB_ERR_EXISTS);
+
+    rb_subscription *fanout = NULL, *worker = NULL;
+    CHECK_STATUS(rb_subscribe(topic, RB_START_EARLIEST, 0, RB_POLICY_BLOCK, &fanout), RB_OK);
+    CHECK_STATUS(rb_group_join(again, "aggregators", RB_START_EARLIEST, 0, &worker), RB_OK);
+
+    rb_publisher *publisher = NULL;
+    CHECK_STATUS(rb_publisher_new(topic, &publisher), RB_OK);
+    uint64_t sum = 0, offset = 0;
+    for (uint64_t i = 0; i < 1000; i++) {
+        char key[16];
+        int key_len = snprintf(key, sizeof key, "sensor-%u", (unsigned)(i % 10));
+        CHECK_STATUS(rb_publish_keyed(publisher, (const uint8_t *)&i, sizeof i, (const uint8_t *)key,
+                                      (size_t)key_len, 1000 + i, &offset),
+                     RB_OK);
+        sum += i;
+    }
+    uint64_t values[64];
+    rb_slice slices[64];
+    for (size_t i = 0; i < 64; i++) {
+        values[i] = 1000 + i;
+        slices[i].data = (const uint8_t *)&values[i];
+        slices[i].len = sizeof values[i];
+        sum += values[i];
+    }
+    CHECK_STATUS(rb_publish_batch(publisher, slices, 64), RB_OK);
+    CHECK_STATUS(rb_publish_batch(publisher, NULL, 3), RB_ERR_NULL_ARG);
+
+    /* The fanout subscription sees every event: one owned, the rest borrowed. */
+    rb_event *first = NULL;
+    CHECK_STATUS(rb_poll(fanout, 1000, &first), RB_OK);
+    rb_slice payload = rb_event_payload(first);
+    rb_slice key = rb_event_key(first);
+    uint64_t first_value = 0;
+    CHECK(payload.len == sizeof first_value);
+    memcpy(&first_value, payload.data, sizeof first_value);
+    CHECK(key.len > 0 && memcmp(key.data, "sensor-", 7) == 0);
+    CHECK(rb_event_timestamp(first) >= 1000);
+    rb_event_free(first);
+    struct seen seen = {1, first_value};
+    while (seen.count < 1064) {
+        size_t n = 0;
+        int32_t status = rb_poll_each(fanout, 256, 1000, on_event, &seen, &n);
+        CHECK(status == RB_OK);
+        if (status != RB_OK) {
+            break;
+        }
+    }
+    CHECK(seen.count == 1064 && seen.sum == sum);
+
+    /* The group member gets each event once too (it is the only member). */
+    struct seen group = {0, 0};
+    while (group.count < 1064) {
+        if (rb_poll_each(worker, 256, 1000, on_event, &group, NULL) != RB_OK) {
+            break;
+        }
+    }
+    CHECK(group.count == 1064 && group.sum == sum);
+    rb_event *none = NULL;
+    CHECK_STATUS(rb_poll(worker, 0, &none), RB_ERR_TIMED_OUT);
+    CHECK(none == NULL);
+
+    rb_subscription_free(fanout);
+    rb_subscription_free(worker);
+    rb_publisher_free(publisher);
+    rb_topic_free(again);
+    rb_topic_free(topic);
+    rb_config_free(config);
+    rb_bus_free(bus);
+}
+
+static void test_persisted(const char *dir) {
+    rb_config *config = NULL;
+    CHECK_STATUS(rb_config_new(&config), RB_OK);
+    CHECK_STATUS(rb_config_set(config, "data_dir", dir), RB_OK);
+    CHECK_STATUS(rb_config_set(config, "durability", "sync"), RB_OK);
+    CHECK_STATUS(rb_config_set(config, "capacity", "65536"), RB_OK);
+    CHECK_STATUS(rb_config_set(config, "max_payload", "1024"), RB_OK);
+    rb_bus *bus = NULL;
+    CHECK_STATUS(rb_bus_open(config, &bus), RB_OK);
+    rb_bus *second = NULL;
+    CHECK_STATUS(rb_bus_open(config, &second), RB_ERR_LOCKED);
+    rb_topic *topic = NULL;
+    CHECK_STATUS(rb_topic_open(bus, "orders", config, &topic), RB_OK);
+    rb_publisher *publisher = NULL;
+    CHECK_STATUS(rb_publisher_new(topic, &publisher), RB_OK);
+    for (uint64_t i = 0; i < 100; i++) {
+        CHECK_STATUS(rb_publish(publisher, (const uint8_t *)&i, sizeof i, NULL), RB_OK);
+    }
+    rb_subscription *member = NULL;
+    CHECK_STATUS(rb_group_join(topic, "billing", RB_START_EARLIEST, 0, &member), RB_OK);
+    struct seen seen = {0, 0};
+    while (seen.count < 40) {
+        CHECK_STATUS(rb_poll_each(member, 40 - seen.count, 1000, on_event, &seen, NULL), RB_OK);
+    }
+    CHECK_STATUS(rb_commit(member), RB_OK);
+    CHECK_STATUS(rb_topic_flush(topic, 1000), RB_OK);
+    rb_subscription_free(member);
+    rb_publisher_free(publisher);
+    rb_topic_free(topic);
+    rb_bus_free(bus);
+
+    /* Reopen: the topic is restored and the group resumes after its commit. */
+    CHECK_STATUS(rb_bus_open(config, &bus), RB_OK);
+    CHECK_STATUS(rb_topic_open(bus, "orders", NULL, &topic), RB_OK);
+    CHECK_STATUS(rb_group_join(topic, "billing", RB_START_COMMITTED, 0, &member), RB_OK);
+    rb_event *event = NULL;
+    CHECK_STATUS(rb_poll(member, 1000, &event), RB_OK);
+    uint64_t v = 0;
+    memcpy(&v, rb_event_payload(event).data, sizeof v);
+    CHECK(v == 40);
+    rb_event_free(event);
+    rb_subscription_free(member);
+    rb_topic_free(topic);
+    rb_bus_free(bus);
+    rb_config_free(config);
+}
+
+int main(int argc, char **argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s <empty scratch directory>\n", argv[0]);
+        return 2;
+    }
+    test_version_and_status();
+    test_bad_arguments();
+    test_publish_and_poll();
+    test_persisted(argv[1]);
+    if (failures != 0) {
+        fprintf(stderr, "api_test: %d checks failed\n", failures);
+        return 1;
+    }
+    printf("api_test: ok\n");
+    return 0;
+}
