@@ -13,6 +13,12 @@
 #define RB_VERSION ((RB_VERSION_MAJOR << 16) | (RB_VERSION_MINOR << 8) | RB_VERSION_PATCH)
 
 /**
+ * Events polled together and copied into one buffer: `rb_batch_len` events, each borrowed
+ * from the batch until `rb_batch_free`. One allocation per batch, none per event.
+ */
+typedef struct rb_batch rb_batch;
+
+/**
  * The bus. Thread-safe: a `const rb_bus *` may be used from any thread.
  */
 typedef struct rb_bus rb_bus;
@@ -102,6 +108,58 @@ typedef struct rb_event_view {
  * Called once per event by `rb_poll_each`; return 0 to go on, non-zero to stop after this one.
  */
 typedef int32_t (*rb_event_fn)(void *user, const struct rb_event_view *event);
+
+/**
+ * Called once when ringbus is done with a buffer handed to `rb_publish_buffer`.
+ */
+typedef void (*rb_free_fn)(uint8_t *data, size_t len, void *ctx);
+
+/**
+ * A snapshot of a topic's counters (`rb_topic_stats`).
+ */
+typedef struct rb_topic_stats {
+  /**
+   * Events published to all partitions.
+   */
+  uint64_t published;
+  /**
+   * Publish calls that found a ring full.
+   */
+  uint64_t full_waits;
+  /**
+   * Partitions.
+   */
+  uint32_t partitions;
+  /**
+   * Fanout subscriptions and groups.
+   */
+  uint32_t readers;
+  /**
+   * Events delivered, summed over readers.
+   */
+  uint64_t delivered;
+  /**
+   * Events not yet delivered, summed over readers.
+   */
+  uint64_t lag;
+  /**
+   * Events lost by `drop_oldest` readers.
+   */
+  uint64_t dropped;
+  /**
+   * Persisted topics: everything below these offsets is durable, summed over partitions
+   * (0 in memory).
+   */
+  uint64_t durable_bytes;
+  /**
+   * Persisted topics: fsyncs so far (0 in memory).
+   */
+  uint64_t fsyncs;
+  /**
+   * Idempotent publishes dropped as duplicates.
+   */
+  uint64_t duplicates;
+} rb_topic_stats;
 
 /**
  * Success.
@@ -300,16 +358,26 @@ rb_status rb_bus_close(const struct rb_bus *bus);
 void rb_bus_free(struct rb_bus *bus);
 
 /**
- * Creates topic `name` with the topic keys of `config` (NULL: defaults), or opens it if it
- * exists and `config` is NULL. Free the handle with `rb_topic_free`.
+ * Creates topic `name` with the topic keys of `config` (NULL: all defaults, in memory).
+ * `RB_ERR_EXISTS` if the bus has it already (use `rb_topic_open`). Free the handle with
+ * `rb_topic_free`.
  *
  * # Safety
  * `bus` live or NULL; `name` NUL-terminated or NULL; `config` live or NULL; `out` writable.
  */
-rb_status rb_topic_open(const struct rb_bus *bus,
-                        const char *name,
-                        const struct rb_config *config,
-                        struct rb_topic **out);
+rb_status rb_topic_create(const struct rb_bus *bus,
+                          const char *name,
+                          const struct rb_config *config,
+                          struct rb_topic **out);
+
+/**
+ * Opens the existing topic `name` (created on this bus, or restored from its data
+ * directory). `RB_ERR_NOT_FOUND` if there is none. Free the handle with `rb_topic_free`.
+ *
+ * # Safety
+ * `bus` live or NULL; `name` NUL-terminated or NULL; `out` writable.
+ */
+rb_status rb_topic_open(const struct rb_bus *bus, const char *name, struct rb_topic **out);
 
 /**
  * Frees a topic handle (the topic stays on the bus); NULL is a no-op.
@@ -501,6 +569,98 @@ uint64_t rb_event_timestamp(const struct rb_event *event);
  * `event` is NULL or came from `rb_poll` and is not used afterwards.
  */
 void rb_event_free(struct rb_event *event);
+
+/**
+ * Claims room for a `len`-byte payload on the publisher's partition and writes a pointer to
+ * the (zero-filled) bytes to `out_data`: write the payload there, then `rb_claim_commit` (or
+ * `rb_claim_abort`). Waits while the ring is full. One claim at a time per publisher; readers
+ * of the partition wait at the claim until it ends, so keep it short.
+ *
+ * # Safety
+ * `publisher` NULL or live and unshared; `out_data` writable. The bytes are valid until the
+ * claim ends.
+ */
+rb_status rb_claim(struct rb_publisher *publisher, size_t len, uint8_t **out_data);
+
+/**
+ * Publishes the open claim (on a `sync` topic, once durable). Writes its offset to
+ * `out_offset` if not NULL.
+ *
+ * # Safety
+ * `publisher` NULL or live and unshared; `out_offset` NULL or writable.
+ */
+rb_status rb_claim_commit(struct rb_publisher *publisher, uint64_t *out_offset);
+
+/**
+ * Abandons the open claim: nothing is published (readers skip the space).
+ *
+ * # Safety
+ * `publisher` NULL or live and unshared.
+ */
+rb_status rb_claim_abort(struct rb_publisher *publisher);
+
+/**
+ * Publishes a caller-allocated buffer and takes ownership of it on success: `free_fn(data,
+ * len, ctx)` is called exactly once when ringbus no longer needs the bytes. (ringbus stores
+ * events in its ring, so that happens before this call returns; the buffer need not outlive
+ * the call.) On an error the buffer stays the caller's and `free_fn` is not called.
+ *
+ * # Safety
+ * As for `rb_publish`; `data` readable for `len` bytes and valid to pass to `free_fn`.
+ */
+rb_status rb_publish_buffer(struct rb_publisher *publisher,
+                            uint8_t *data,
+                            size_t len,
+                            rb_free_fn free_fn,
+                            void *ctx,
+                            uint64_t *out_offset);
+
+/**
+ * Polls up to `max` events into a new batch, waiting up to `timeout_ms` for the first.
+ * `RB_ERR_TIMED_OUT` (and no batch) when none came. Free the batch with `rb_batch_free`.
+ *
+ * # Safety
+ * `sub` NULL or live and unshared; `out` writable.
+ */
+rb_status rb_poll_batch(struct rb_subscription *sub,
+                        size_t max,
+                        int32_t timeout_ms,
+                        struct rb_batch **out);
+
+/**
+ * Number of events in the batch (0 for NULL).
+ *
+ * # Safety
+ * `batch` NULL or live.
+ */
+size_t rb_batch_len(const struct rb_batch *batch);
+
+/**
+ * Event `i` of the batch, borrowed until `rb_batch_free`. Out of range or NULL: `RB_ERR_INVALID_ARG`
+ * / `RB_ERR_NULL_ARG`.
+ *
+ * # Safety
+ * `batch` NULL or live; `out` writable.
+ */
+rb_status rb_batch_get(const struct rb_batch *batch,
+                       size_t i,
+                       struct rb_event_view *out);
+
+/**
+ * Frees a batch and the events borrowed from it; NULL is a no-op. Any thread.
+ *
+ * # Safety
+ * `batch` is NULL or came from `rb_poll_batch` and is not used afterwards.
+ */
+void rb_batch_free(struct rb_batch *batch);
+
+/**
+ * Fills `out` with the topic's counters.
+ *
+ * # Safety
+ * `topic` NULL or live; `out` writable.
+ */
+rb_status rb_topic_get_stats(const struct rb_topic *topic, struct rb_topic_stats *out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -17,7 +17,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
 use ringbus_core::{
-    Bus, Durability, Error, Event, Member, Publisher, Record, SlowConsumerPolicy, Start, SubscribeOptions,
+    Bus, Claim, Durability, Error, Event, Member, Publisher, Record, SlowConsumerPolicy, Start, SubscribeOptions,
     Subscription, Topic, TopicConfig,
 };
 
@@ -413,13 +413,14 @@ pub struct rb_topic {
     topic: Topic,
 }
 
-/// Creates topic `name` with the topic keys of `config` (NULL: defaults), or opens it if it
-/// exists and `config` is NULL. Free the handle with `rb_topic_free`.
+/// Creates topic `name` with the topic keys of `config` (NULL: all defaults, in memory).
+/// `RB_ERR_EXISTS` if the bus has it already (use `rb_topic_open`). Free the handle with
+/// `rb_topic_free`.
 ///
 /// # Safety
 /// `bus` live or NULL; `name` NUL-terminated or NULL; `config` live or NULL; `out` writable.
 #[no_mangle]
-pub unsafe extern "C" fn rb_topic_open(
+pub unsafe extern "C" fn rb_topic_create(
     bus: *const rb_bus,
     name: *const c_char,
     config: *const rb_config,
@@ -437,21 +438,41 @@ pub unsafe extern "C" fn rb_topic_open(
             return fail(RB_ERR_NULL_ARG, "out is NULL");
         }
         // SAFETY: NULL or live per the contract.
-        let topic = match (unsafe { config.as_ref() }, bus.bus.topic(name)) {
-            (None, Some(t)) => t,
-            (config, _) => {
-                let c = match config.map_or(Ok(TopicConfig::new()), rb_config::topic_config) {
-                    Ok(c) => c,
-                    Err(s) => return s,
-                };
-                match bus.bus.create_topic(name, c) {
-                    Ok(t) => t,
-                    Err(e) => return from_error(e),
-                }
-            }
+        let c = match unsafe { config.as_ref() }.map_or(Ok(TopicConfig::new()), rb_config::topic_config) {
+            Ok(c) => c,
+            Err(s) => return s,
         };
-        // SAFETY: checked non-NULL; writable per the contract.
-        unsafe { put(out, Box::into_raw(Box::new(rb_topic { topic }))) }
+        match bus.bus.create_topic(name, c) {
+            // SAFETY: checked non-NULL; writable per the contract.
+            Ok(topic) => unsafe { put(out, Box::into_raw(Box::new(rb_topic { topic }))) },
+            Err(e) => from_error(e),
+        }
+    })
+}
+
+/// Opens the existing topic `name` (created on this bus, or restored from its data
+/// directory). `RB_ERR_NOT_FOUND` if there is none. Free the handle with `rb_topic_free`.
+///
+/// # Safety
+/// `bus` live or NULL; `name` NUL-terminated or NULL; `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn rb_topic_open(bus: *const rb_bus, name: *const c_char, out: *mut *mut rb_topic) -> rb_status {
+    boundary(|| {
+        // SAFETY: forwarded contract.
+        let name = match unsafe { str_arg(name, "name") } {
+            Ok(n) => n,
+            Err(s) => return s,
+        };
+        // SAFETY: NULL or live per the contract.
+        let Some(bus) = (unsafe { bus.as_ref() }) else { return fail(RB_ERR_NULL_ARG, "bus is NULL") };
+        if out.is_null() {
+            return fail(RB_ERR_NULL_ARG, "out is NULL");
+        }
+        match bus.bus.topic(name) {
+            // SAFETY: checked non-NULL; writable per the contract.
+            Some(topic) => unsafe { put(out, Box::into_raw(Box::new(rb_topic { topic }))) },
+            None => fail(RB_ERR_NOT_FOUND, format!("no topic {name:?} on this bus")),
+        }
     })
 }
 
@@ -491,7 +512,17 @@ fn timeout(ms: i32) -> Option<Duration> {
 /// A publisher: one per producing thread (it may move between threads, but one thread at a
 /// time uses it).
 pub struct rb_publisher {
-    publisher: Publisher,
+    /// Boxed so its address is stable while `claim` borrows it.
+    publisher: Box<Publisher>,
+    /// The open zero-copy claim, if any. Borrows `*publisher`: always dropped first.
+    claim: Option<Claim<'static>>,
+}
+
+impl Drop for rb_publisher {
+    fn drop(&mut self) {
+        // The claim borrows the publisher: it goes first (uncommitted, it becomes padding).
+        self.claim = None;
+    }
 }
 
 /// Creates a publisher for `topic`. Free with `rb_publisher_free`.
@@ -508,7 +539,9 @@ pub unsafe extern "C" fn rb_publisher_new(topic: *const rb_topic, out: *mut *mut
         }
         match t.topic.publisher() {
             // SAFETY: checked non-NULL; writable per the contract.
-            Ok(publisher) => unsafe { put(out, Box::into_raw(Box::new(rb_publisher { publisher }))) },
+            Ok(publisher) => unsafe {
+                put(out, Box::into_raw(Box::new(rb_publisher { publisher: Box::new(publisher), claim: None })))
+            },
             Err(e) => from_error(e),
         }
     })
@@ -561,6 +594,9 @@ pub unsafe extern "C" fn rb_publish_keyed(
     boundary(|| {
         // SAFETY: NULL or live and unshared per the contract.
         let Some(p) = (unsafe { publisher.as_mut() }) else { return fail(RB_ERR_NULL_ARG, "publisher is NULL") };
+        if p.claim.is_some() {
+            return fail(RB_ERR_INVALID_ARG, "a claim is open on this publisher: commit or abort it first");
+        }
         // SAFETY: forwarded contract.
         let (payload, key) = match unsafe { (bytes_arg(payload, len, "payload"), bytes_arg(key, key_len, "key")) } {
             (Ok(p), Ok(k)) => (p, k),
@@ -602,6 +638,9 @@ pub unsafe extern "C" fn rb_publish_batch(
     boundary(|| {
         // SAFETY: NULL or live and unshared per the contract.
         let Some(p) = (unsafe { publisher.as_mut() }) else { return fail(RB_ERR_NULL_ARG, "publisher is NULL") };
+        if p.claim.is_some() {
+            return fail(RB_ERR_INVALID_ARG, "a claim is open on this publisher: commit or abort it first");
+        }
         if count == 0 {
             return RB_OK;
         }
@@ -941,4 +980,265 @@ pub unsafe extern "C" fn rb_event_free(event: *mut rb_event) {
         // SAFETY: per the contract it came from Box::into_raw in rb_poll.
         drop(unsafe { Box::from_raw(event) });
     }
+}
+
+/// Claims room for a `len`-byte payload on the publisher's partition and writes a pointer to
+/// the (zero-filled) bytes to `out_data`: write the payload there, then `rb_claim_commit` (or
+/// `rb_claim_abort`). Waits while the ring is full. One claim at a time per publisher; readers
+/// of the partition wait at the claim until it ends, so keep it short.
+///
+/// # Safety
+/// `publisher` NULL or live and unshared; `out_data` writable. The bytes are valid until the
+/// claim ends.
+#[no_mangle]
+pub unsafe extern "C" fn rb_claim(publisher: *mut rb_publisher, len: usize, out_data: *mut *mut u8) -> rb_status {
+    boundary(|| {
+        // SAFETY: NULL or live and unshared per the contract.
+        let Some(p) = (unsafe { publisher.as_mut() }) else { return fail(RB_ERR_NULL_ARG, "publisher is NULL") };
+        if out_data.is_null() {
+            return fail(RB_ERR_NULL_ARG, "out_data is NULL");
+        }
+        if p.claim.is_some() {
+            return fail(RB_ERR_INVALID_ARG, "a claim is already open on this publisher");
+        }
+        let publisher: *mut Publisher = &mut *p.publisher;
+        // SAFETY: the publisher is boxed (its address is stable) and outlives the claim:
+        // `rb_publisher` drops `claim` before `publisher`, and every other use of the
+        // publisher is refused while a claim is open.
+        let claim: Result<Claim<'static>, Error> = unsafe { (*publisher).claim(len) };
+        match claim {
+            Ok(mut c) => {
+                let data = c.as_mut_ptr();
+                p.claim = Some(c);
+                // SAFETY: checked non-NULL; writable per the contract.
+                unsafe { put(out_data, data) }
+            }
+            Err(e) => from_error(e),
+        }
+    })
+}
+
+/// Publishes the open claim (on a `sync` topic, once durable). Writes its offset to
+/// `out_offset` if not NULL.
+///
+/// # Safety
+/// `publisher` NULL or live and unshared; `out_offset` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn rb_claim_commit(publisher: *mut rb_publisher, out_offset: *mut u64) -> rb_status {
+    boundary(|| {
+        // SAFETY: NULL or live and unshared per the contract.
+        let Some(p) = (unsafe { publisher.as_mut() }) else { return fail(RB_ERR_NULL_ARG, "publisher is NULL") };
+        let Some(claim) = p.claim.take() else { return fail(RB_ERR_INVALID_ARG, "no claim is open") };
+        match claim.commit() {
+            Ok(receipt) => {
+                if !out_offset.is_null() {
+                    // SAFETY: non-NULL and writable per the contract.
+                    unsafe { out_offset.write(receipt.offset) };
+                }
+                RB_OK
+            }
+            Err(e) => from_error(e),
+        }
+    })
+}
+
+/// Abandons the open claim: nothing is published (readers skip the space).
+///
+/// # Safety
+/// `publisher` NULL or live and unshared.
+#[no_mangle]
+pub unsafe extern "C" fn rb_claim_abort(publisher: *mut rb_publisher) -> rb_status {
+    boundary(|| {
+        // SAFETY: NULL or live and unshared per the contract.
+        let Some(p) = (unsafe { publisher.as_mut() }) else { return fail(RB_ERR_NULL_ARG, "publisher is NULL") };
+        match p.claim.take() {
+            Some(claim) => {
+                drop(claim);
+                RB_OK
+            }
+            None => fail(RB_ERR_INVALID_ARG, "no claim is open"),
+        }
+    })
+}
+
+/// Called once when ringbus is done with a buffer handed to `rb_publish_buffer`.
+pub type rb_free_fn = Option<unsafe extern "C" fn(data: *mut u8, len: usize, ctx: *mut c_void)>;
+
+/// Publishes a caller-allocated buffer and takes ownership of it on success: `free_fn(data,
+/// len, ctx)` is called exactly once when ringbus no longer needs the bytes. (ringbus stores
+/// events in its ring, so that happens before this call returns; the buffer need not outlive
+/// the call.) On an error the buffer stays the caller's and `free_fn` is not called.
+///
+/// # Safety
+/// As for `rb_publish`; `data` readable for `len` bytes and valid to pass to `free_fn`.
+#[no_mangle]
+pub unsafe extern "C" fn rb_publish_buffer(
+    publisher: *mut rb_publisher,
+    data: *mut u8,
+    len: usize,
+    free_fn: rb_free_fn,
+    ctx: *mut c_void,
+    out_offset: *mut u64,
+) -> rb_status {
+    let Some(free_fn) = free_fn else { return fail(RB_ERR_NULL_ARG, "free_fn is NULL") };
+    // SAFETY: forwarded contract.
+    let status = unsafe { rb_publish(publisher, data, len, out_offset) };
+    if status == RB_OK {
+        // SAFETY: the caller handed us ownership with a function that frees it; called once.
+        let freed = catch_unwind(AssertUnwindSafe(|| unsafe { free_fn(data, len, ctx) }));
+        if freed.is_err() {
+            return fail(RB_ERR_PANIC, "free_fn unwound");
+        }
+    }
+    status
+}
+
+/// Events polled together and copied into one buffer: `rb_batch_len` events, each borrowed
+/// from the batch until `rb_batch_free`. One allocation per batch, none per event.
+pub struct rb_batch {
+    bytes: Vec<u8>,
+    /// (offset, partition, timestamp, key start, key len, payload start, payload len)
+    events: Vec<(u64, u32, u64, usize, usize, usize, usize)>,
+}
+
+/// Polls up to `max` events into a new batch, waiting up to `timeout_ms` for the first.
+/// `RB_ERR_TIMED_OUT` (and no batch) when none came. Free the batch with `rb_batch_free`.
+///
+/// # Safety
+/// `sub` NULL or live and unshared; `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn rb_poll_batch(
+    sub: *mut rb_subscription,
+    max: usize,
+    timeout_ms: i32,
+    out: *mut *mut rb_batch,
+) -> rb_status {
+    boundary(|| {
+        // SAFETY: NULL or live and unshared per the contract.
+        let Some(s) = (unsafe { sub.as_mut() }) else { return fail(RB_ERR_NULL_ARG, "subscription is NULL") };
+        if out.is_null() {
+            return fail(RB_ERR_NULL_ARG, "out is NULL");
+        }
+        let mut batch = rb_batch { bytes: Vec::new(), events: Vec::new() };
+        let mut add = |e: ringbus_core::EventRef<'_>| {
+            let key = e.key.unwrap_or(&[]);
+            let k = batch.bytes.len();
+            batch.bytes.extend_from_slice(key);
+            let pl = batch.bytes.len();
+            batch.bytes.extend_from_slice(e.payload);
+            batch.events.push((e.offset, e.partition, e.timestamp, k, key.len(), pl, e.payload.len()));
+        };
+        let max = max.max(1);
+        let n = match &mut s.reader {
+            Reader::Fanout(sub) => sub.poll_batch(max, timeout(timeout_ms), &mut add),
+            Reader::Member(m) => m.poll_batch(max, timeout(timeout_ms), &mut add),
+        };
+        match n {
+            Ok(0) => fail(RB_ERR_TIMED_OUT, "no event before the timeout"),
+            // SAFETY: checked non-NULL; writable per the contract.
+            Ok(_) => unsafe { put(out, Box::into_raw(Box::new(batch))) },
+            Err(e) => from_error(e),
+        }
+    })
+}
+
+/// Number of events in the batch (0 for NULL).
+///
+/// # Safety
+/// `batch` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn rb_batch_len(batch: *const rb_batch) -> usize {
+    // SAFETY: NULL or live per the contract.
+    unsafe { batch.as_ref() }.map_or(0, |b| b.events.len())
+}
+
+/// Event `i` of the batch, borrowed until `rb_batch_free`. Out of range or NULL: `RB_ERR_INVALID_ARG`
+/// / `RB_ERR_NULL_ARG`.
+///
+/// # Safety
+/// `batch` NULL or live; `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn rb_batch_get(batch: *const rb_batch, i: usize, out: *mut rb_event_view) -> rb_status {
+    boundary(|| {
+        // SAFETY: NULL or live per the contract.
+        let Some(b) = (unsafe { batch.as_ref() }) else { return fail(RB_ERR_NULL_ARG, "batch is NULL") };
+        let Some(&(offset, partition, timestamp_ns, k, kl, p, pl)) = b.events.get(i) else {
+            return fail(RB_ERR_INVALID_ARG, format!("index {i} is past the batch's {} events", b.events.len()));
+        };
+        let view = rb_event_view {
+            offset,
+            partition,
+            timestamp_ns,
+            key: rb_slice::of(&b.bytes[k..k + kl]),
+            payload: rb_slice::of(&b.bytes[p..p + pl]),
+        };
+        // SAFETY: writable per the contract (checked non-NULL in put).
+        unsafe { put(out, view) }
+    })
+}
+
+/// Frees a batch and the events borrowed from it; NULL is a no-op. Any thread.
+///
+/// # Safety
+/// `batch` is NULL or came from `rb_poll_batch` and is not used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn rb_batch_free(batch: *mut rb_batch) {
+    if !batch.is_null() {
+        // SAFETY: per the contract it came from Box::into_raw in rb_poll_batch.
+        drop(unsafe { Box::from_raw(batch) });
+    }
+}
+
+/// A snapshot of a topic's counters (`rb_topic_stats`).
+#[repr(C)]
+pub struct rb_topic_stats {
+    /// Events published to all partitions.
+    pub published: u64,
+    /// Publish calls that found a ring full.
+    pub full_waits: u64,
+    /// Partitions.
+    pub partitions: u32,
+    /// Fanout subscriptions and groups.
+    pub readers: u32,
+    /// Events delivered, summed over readers.
+    pub delivered: u64,
+    /// Events not yet delivered, summed over readers.
+    pub lag: u64,
+    /// Events lost by `drop_oldest` readers.
+    pub dropped: u64,
+    /// Persisted topics: everything below these offsets is durable, summed over partitions
+    /// (0 in memory).
+    pub durable_bytes: u64,
+    /// Persisted topics: fsyncs so far (0 in memory).
+    pub fsyncs: u64,
+    /// Idempotent publishes dropped as duplicates.
+    pub duplicates: u64,
+}
+
+/// Fills `out` with the topic's counters.
+///
+/// # Safety
+/// `topic` NULL or live; `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn rb_topic_get_stats(topic: *const rb_topic, out: *mut rb_topic_stats) -> rb_status {
+    boundary(|| {
+        // SAFETY: NULL or live per the contract.
+        let Some(t) = (unsafe { topic.as_ref() }) else { return fail(RB_ERR_NULL_ARG, "topic is NULL") };
+        let s = t.topic.stats();
+        let logs = s.partitions.iter().filter_map(|p| p.log.as_ref());
+        let stats = rb_topic_stats {
+            published: s.published,
+            full_waits: s.full_waits,
+            partitions: s.partitions.len() as u32,
+            readers: s.readers.len() as u32,
+            delivered: s.readers.iter().map(|r| r.delivered).sum(),
+            lag: s.readers.iter().map(|r| r.lag).sum(),
+            dropped: s.readers.iter().map(|r| r.dropped).sum(),
+            durable_bytes: logs.clone().map(|l| l.durable_offset).sum(),
+            fsyncs: logs.map(|l| l.fsyncs).sum(),
+            duplicates: s.partitions.iter().map(|p| p.duplicates).sum(),
+        };
+        // SAFETY: writable per the contract (checked non-NULL in put).
+        unsafe { put(out, stats) }
+    })
 }

@@ -59,16 +59,18 @@ static void test_bad_arguments(void) {
     CHECK_STATUS(rb_bus_open(NULL, NULL), RB_ERR_NULL_ARG);
     CHECK_STATUS(rb_bus_open(NULL, &bus), RB_OK);
     rb_topic *topic = NULL;
-    CHECK_STATUS(rb_topic_open(bus, "bad", config, &topic), RB_ERR_INVALID_ARG); /* capacity 5000 */
+    CHECK_STATUS(rb_topic_create(bus, "bad", config, &topic), RB_ERR_INVALID_ARG); /* capacity 5000 */
     CHECK(topic == NULL);                                                       /* out untouched */
-    CHECK_STATUS(rb_topic_open(bus, "../escape", NULL, &topic), RB_ERR_INVALID_ARG);
-    CHECK_STATUS(rb_topic_open(bus, "", NULL, &topic), RB_ERR_INVALID_ARG);
-    CHECK_STATUS(rb_topic_open(NULL, "t", NULL, &topic), RB_ERR_NULL_ARG);
-    CHECK_STATUS(rb_topic_open(bus, "t", NULL, NULL), RB_ERR_NULL_ARG);
+    CHECK_STATUS(rb_topic_create(bus, "../escape", NULL, &topic), RB_ERR_INVALID_ARG);
+    CHECK_STATUS(rb_topic_open(bus, "missing", &topic), RB_ERR_NOT_FOUND);
+    CHECK_STATUS(rb_topic_create(bus, "", NULL, &topic), RB_ERR_INVALID_ARG);
+    CHECK_STATUS(rb_topic_create(NULL, "t", NULL, &topic), RB_ERR_NULL_ARG);
+    CHECK_STATUS(rb_topic_create(bus, "t", NULL, NULL), RB_ERR_NULL_ARG);
+    CHECK_STATUS(rb_topic_open(bus, NULL, &topic), RB_ERR_NULL_ARG);
 
     CHECK_STATUS(rb_config_set(config, "capacity", "65536"), RB_OK);
     CHECK_STATUS(rb_config_set(config, "max_payload", "100"), RB_OK);
-    CHECK_STATUS(rb_topic_open(bus, "small", config, &topic), RB_OK);
+    CHECK_STATUS(rb_topic_create(bus, "small", config, &topic), RB_OK);
     rb_publisher *publisher = NULL;
     CHECK_STATUS(rb_publisher_new(topic, &publisher), RB_OK);
     char big[200] = {0};
@@ -117,10 +119,10 @@ static void test_publish_and_poll(void) {
     CHECK_STATUS(rb_config_new(&config), RB_OK);
     CHECK_STATUS(rb_config_set(config, "partitions", "2"), RB_OK);
     rb_topic *topic = NULL;
-    CHECK_STATUS(rb_topic_open(bus, "readings", config, &topic), RB_OK);
+    CHECK_STATUS(rb_topic_create(bus, "readings", config, &topic), RB_OK);
     rb_topic *again = NULL;
-    CHECK_STATUS(rb_topic_open(bus, "readings", NULL, &again), RB_OK); /* opens the existing one */
-    CHECK_STATUS(rb_topic_open(bus, "readings", config, &again), RB_ERR_EXISTS);
+    CHECK_STATUS(rb_topic_open(bus, "readings", &again), RB_OK); /* the existing one */
+    CHECK_STATUS(rb_topic_create(bus, "readings", config, &topic), RB_ERR_EXISTS);
 
     rb_subscription *fanout = NULL, *worker = NULL;
     CHECK_STATUS(rb_subscribe(topic, RB_START_EARLIEST, 0, RB_POLICY_BLOCK, &fanout), RB_OK);
@@ -191,6 +193,88 @@ static void test_publish_and_poll(void) {
     rb_bus_free(bus);
 }
 
+static int freed_calls = 0;
+
+static void free_buffer(uint8_t *data, size_t len, void *ctx) {
+    (void)len;
+    CHECK(ctx == (void *)&freed_calls);
+    free(data);
+    freed_calls++;
+}
+
+static void test_claims_buffers_batches_stats(void) {
+    rb_bus *bus = NULL;
+    CHECK_STATUS(rb_bus_open(NULL, &bus), RB_OK);
+    rb_topic *topic = NULL;
+    CHECK_STATUS(rb_topic_create(bus, "t", NULL, &topic), RB_OK);
+    rb_subscription *sub = NULL;
+    CHECK_STATUS(rb_subscribe(topic, RB_START_EARLIEST, 0, RB_POLICY_DROP_OLDEST, &sub), RB_OK);
+    rb_publisher *publisher = NULL;
+    CHECK_STATUS(rb_publisher_new(topic, &publisher), RB_OK);
+
+    /* Zero-copy: claim, write in place, commit; an aborted claim publishes nothing. */
+    uint8_t *room = NULL;
+    CHECK_STATUS(rb_claim(publisher, 5, &room), RB_OK);
+    CHECK(room != NULL && room[0] == 0);
+    CHECK_STATUS(rb_claim(publisher, 5, &room), RB_ERR_INVALID_ARG);       /* one at a time */
+    CHECK_STATUS(rb_publish(publisher, room, 1, NULL), RB_ERR_INVALID_ARG); /* not while one is open */
+    memcpy(room, "hello", 5);
+    uint64_t offset = 99;
+    CHECK_STATUS(rb_claim_commit(publisher, &offset), RB_OK);
+    CHECK(offset == 0);
+    CHECK_STATUS(rb_claim_commit(publisher, NULL), RB_ERR_INVALID_ARG); /* none open */
+    CHECK_STATUS(rb_claim(publisher, 3, &room), RB_OK);
+    CHECK_STATUS(rb_claim_abort(publisher), RB_OK);
+    CHECK_STATUS(rb_claim_abort(publisher), RB_ERR_INVALID_ARG);
+    CHECK_STATUS(rb_claim(NULL, 3, &room), RB_ERR_NULL_ARG);
+    CHECK_STATUS(rb_claim(publisher, 3, NULL), RB_ERR_NULL_ARG);
+
+    /* A caller buffer handed over with its free function: freed exactly once, on success. */
+    uint8_t *buffer = malloc(6);
+    memcpy(buffer, "world!", 6);
+    CHECK_STATUS(rb_publish_buffer(publisher, buffer, 6, free_buffer, &freed_calls, NULL), RB_OK);
+    CHECK(freed_calls == 1);
+    uint8_t *big = calloc(2 << 20, 1); /* above the 1 MiB default max_payload: stays ours */
+    CHECK_STATUS(rb_publish_buffer(publisher, big, 2 << 20, free_buffer, &freed_calls, NULL), RB_ERR_INVALID_ARG);
+    CHECK(freed_calls == 1);
+    free(big);
+    CHECK_STATUS(rb_publish_buffer(publisher, NULL, 0, NULL, NULL, NULL), RB_ERR_NULL_ARG);
+
+    /* A batch: events borrowed until the batch is freed. */
+    rb_batch *batch = NULL;
+    CHECK_STATUS(rb_poll_batch(sub, 10, 1000, &batch), RB_OK);
+    CHECK(rb_batch_len(batch) == 2);
+    rb_event_view view;
+    CHECK_STATUS(rb_batch_get(batch, 0, &view), RB_OK);
+    CHECK(view.payload.len == 5 && memcmp(view.payload.data, "hello", 5) == 0 && view.offset == 0);
+    CHECK_STATUS(rb_batch_get(batch, 1, &view), RB_OK);
+    CHECK(view.payload.len == 6 && memcmp(view.payload.data, "world!", 6) == 0);
+    CHECK_STATUS(rb_batch_get(batch, 2, &view), RB_ERR_INVALID_ARG);
+    CHECK_STATUS(rb_batch_get(NULL, 0, &view), RB_ERR_NULL_ARG);
+    CHECK_STATUS(rb_batch_get(batch, 0, NULL), RB_ERR_NULL_ARG);
+    rb_batch_free(batch);
+    rb_batch_free(NULL);
+    CHECK(rb_batch_len(NULL) == 0);
+    batch = NULL;
+    CHECK_STATUS(rb_poll_batch(sub, 10, 0, &batch), RB_ERR_TIMED_OUT);
+    CHECK(batch == NULL);
+
+    rb_topic_stats stats;
+    CHECK_STATUS(rb_topic_get_stats(topic, &stats), RB_OK);
+    CHECK(stats.published == 2 && stats.partitions == 1 && stats.readers == 1 && stats.delivered == 2);
+    CHECK(stats.fsyncs == 0 && stats.lag == 0);
+    CHECK_STATUS(rb_topic_get_stats(topic, NULL), RB_ERR_NULL_ARG);
+    CHECK_STATUS(rb_topic_get_stats(NULL, &stats), RB_ERR_NULL_ARG);
+    CHECK_STATUS(rb_topic_flush(topic, 0), RB_OK); /* in memory: nothing to wait for */
+
+    /* A publisher freed with a claim open: the claim becomes padding, nothing leaks. */
+    CHECK_STATUS(rb_claim(publisher, 8, &room), RB_OK);
+    rb_publisher_free(publisher);
+    rb_subscription_free(sub);
+    rb_topic_free(topic);
+    rb_bus_free(bus);
+}
+
 static void test_persisted(const char *dir) {
     rb_config *config = NULL;
     CHECK_STATUS(rb_config_new(&config), RB_OK);
@@ -203,7 +287,7 @@ static void test_persisted(const char *dir) {
     rb_bus *second = NULL;
     CHECK_STATUS(rb_bus_open(config, &second), RB_ERR_LOCKED);
     rb_topic *topic = NULL;
-    CHECK_STATUS(rb_topic_open(bus, "orders", config, &topic), RB_OK);
+    CHECK_STATUS(rb_topic_create(bus, "orders", config, &topic), RB_OK);
     rb_publisher *publisher = NULL;
     CHECK_STATUS(rb_publisher_new(topic, &publisher), RB_OK);
     for (uint64_t i = 0; i < 100; i++) {
@@ -224,7 +308,7 @@ static void test_persisted(const char *dir) {
 
     /* Reopen: the topic is restored and the group resumes after its commit. */
     CHECK_STATUS(rb_bus_open(config, &bus), RB_OK);
-    CHECK_STATUS(rb_topic_open(bus, "orders", NULL, &topic), RB_OK);
+    CHECK_STATUS(rb_topic_open(bus, "orders", &topic), RB_OK);
     CHECK_STATUS(rb_group_join(topic, "billing", RB_START_COMMITTED, 0, &member), RB_OK);
     rb_event *event = NULL;
     CHECK_STATUS(rb_poll(member, 1000, &event), RB_OK);
@@ -246,6 +330,7 @@ int main(int argc, char **argv) {
     test_version_and_status();
     test_bad_arguments();
     test_publish_and_poll();
+    test_claims_buffers_batches_stats();
     test_persisted(argv[1]);
     if (failures != 0) {
         fprintf(stderr, "api_test: %d checks failed\n", failures);
