@@ -63,7 +63,7 @@ pub use bus::{
     publisher::{Claim, Publisher},
     record::{key_hash, partition_for_key, Receipt, Record},
     stats::{LogStats, PartitionStats, ReaderKind, ReaderStats, TopicStats},
-    subscription::{Iter, Subscription},
+    subscription::{Iter, Readiness, Subscription},
     topic::Topic,
     Bus,
 };

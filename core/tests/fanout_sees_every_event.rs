@@ -124,3 +124,24 @@ fn zero_copy_claim_and_empty_payloads() {
     assert_eq!((e.key, e.payload, e.timestamp), (Some(&b"k"[..]), &b"abc"[..], 42));
     assert!(sub.try_poll().unwrap().is_none());
 }
+
+#[test]
+fn readiness_tells_another_thread_when_to_poll() {
+    let t = topic(2);
+    let mut sub = t.subscribe(SubscribeOptions::new()).unwrap();
+    let ready = sub.readiness();
+    assert!(!ready.is_ready());
+    assert!(!ready.wait(Some(std::time::Duration::from_millis(20))));
+    let waiter = std::thread::spawn(move || ready.wait(Some(std::time::Duration::from_secs(5))));
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    t.publisher().unwrap().publish(b"x").unwrap();
+    assert!(waiter.join().unwrap(), "woken by the publish");
+    let ready = sub.readiness();
+    assert!(ready.is_ready());
+    assert!(sub.try_poll().unwrap().is_some());
+    assert!(!ready.is_ready(), "read everything: not ready");
+    t.close();
+    assert!(ready.is_ready(), "closed: ready, so that the reader learns it");
+    let g = t.group("g", Start::Earliest).unwrap();
+    assert!(g.join().readiness().is_ready());
+}

@@ -454,6 +454,19 @@ rb_status rb_publish_batch(struct rb_publisher *publisher,
                            size_t count);
 
 /**
+ * Writes a file descriptor to `out_fd` that is readable (level-triggered, for epoll, poll or
+ * select) while the reader may have something to read: an event, or the end of a closed
+ * topic. Do not read or close it: it belongs to the subscription and is closed by
+ * `rb_subscription_free`. It stays readable until a poll of this subscription finds nothing
+ * (returns `RB_ERR_TIMED_OUT`); it can be readable spuriously, never silent while an event
+ * waits. The first call starts a helper thread for the subscription.
+ *
+ * # Safety
+ * `sub` NULL or live and unshared; `out_fd` writable.
+ */
+rb_status rb_subscription_fd(struct rb_subscription *sub, int32_t *out_fd);
+
+/**
  * Subscribes to every partition of `topic` (fanout). `start_value` is the offset or
  * timestamp for `RB_START_OFFSET` / `RB_START_TIMESTAMP`. Free with `rb_subscription_free`.
  *

@@ -703,6 +703,133 @@ enum Reader {
 /// A reader: a fanout subscription or a member of a work-queue group. One thread at a time.
 pub struct rb_subscription {
     reader: Reader,
+    /// The readiness descriptor, once asked for.
+    fd: Option<ReadyFd>,
+}
+
+/// An eventfd kept readable while the reader may have something to read, by a helper thread.
+struct ReadyFd {
+    fd: std::os::fd::OwnedFd,
+    shared: std::sync::Arc<FdShared>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+#[derive(Default)]
+struct FdShared {
+    /// The eventfd holds a count (is readable).
+    signalled: std::sync::Mutex<bool>,
+    cleared: std::sync::Condvar,
+    stop: std::sync::atomic::AtomicBool,
+}
+
+impl ReadyFd {
+    fn new(readiness: ringbus_core::Readiness) -> std::io::Result<Self> {
+        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+        // SAFETY: eventfd takes integers only and returns a new descriptor or -1.
+        let raw = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        if raw < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: `raw` is a fresh descriptor we own.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let shared = std::sync::Arc::new(FdShared::default());
+        let (helper_shared, write_fd) = (shared.clone(), fd.as_raw_fd());
+        let thread = std::thread::Builder::new().name("ringbus-readyfd".into()).spawn(move || {
+            let s = helper_shared;
+            while !s.stop.load(std::sync::atomic::Ordering::Acquire) {
+                if !readiness.wait(Some(Duration::from_millis(50))) {
+                    continue;
+                }
+                let mut signalled = s.signalled.lock().unwrap_or_else(|e| e.into_inner());
+                if !*signalled {
+                    let one: u64 = 1;
+                    // SAFETY: writes 8 bytes from a local to our eventfd, which outlives this
+                    // thread (joined before the descriptor is closed).
+                    unsafe { libc::write(write_fd, (&one as *const u64).cast(), 8) };
+                    *signalled = true;
+                }
+                // Level-triggered: stay signalled until the reader finds nothing and clears it.
+                while *signalled && !s.stop.load(std::sync::atomic::Ordering::Acquire) {
+                    signalled = s
+                        .cleared
+                        .wait_timeout(signalled, Duration::from_millis(50))
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                }
+            }
+        })?;
+        Ok(Self { fd, shared, thread: Some(thread) })
+    }
+
+    /// The reader found nothing: drain the eventfd so it stops being readable.
+    fn clear(&self) {
+        use std::os::fd::AsRawFd;
+        let mut signalled = self.shared.signalled.lock().unwrap_or_else(|e| e.into_inner());
+        if *signalled {
+            let mut count: u64 = 0;
+            // SAFETY: reads 8 bytes into a local from our non-blocking eventfd.
+            unsafe { libc::read(self.fd.as_raw_fd(), (&mut count as *mut u64).cast(), 8) };
+            *signalled = false;
+            self.shared.cleared.notify_all();
+        }
+    }
+}
+
+impl Drop for ReadyFd {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, std::sync::atomic::Ordering::Release);
+        self.shared.cleared.notify_all();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl rb_subscription {
+    fn new(reader: Reader) -> Self {
+        Self { reader, fd: None }
+    }
+
+    /// Called after a poll that found nothing.
+    fn found_nothing(&self) {
+        if let Some(fd) = &self.fd {
+            fd.clear();
+        }
+    }
+}
+
+/// Writes a file descriptor to `out_fd` that is readable (level-triggered, for epoll, poll or
+/// select) while the reader may have something to read: an event, or the end of a closed
+/// topic. Do not read or close it: it belongs to the subscription and is closed by
+/// `rb_subscription_free`. It stays readable until a poll of this subscription finds nothing
+/// (returns `RB_ERR_TIMED_OUT`); it can be readable spuriously, never silent while an event
+/// waits. The first call starts a helper thread for the subscription.
+///
+/// # Safety
+/// `sub` NULL or live and unshared; `out_fd` writable.
+#[no_mangle]
+pub unsafe extern "C" fn rb_subscription_fd(sub: *mut rb_subscription, out_fd: *mut i32) -> rb_status {
+    boundary(|| {
+        use std::os::fd::AsRawFd;
+        // SAFETY: NULL or live and unshared per the contract.
+        let Some(s) = (unsafe { sub.as_mut() }) else { return fail(RB_ERR_NULL_ARG, "subscription is NULL") };
+        if out_fd.is_null() {
+            return fail(RB_ERR_NULL_ARG, "out_fd is NULL");
+        }
+        if s.fd.is_none() {
+            let readiness = match &s.reader {
+                Reader::Fanout(sub) => sub.readiness(),
+                Reader::Member(m) => m.readiness(),
+            };
+            match ReadyFd::new(readiness) {
+                Ok(fd) => s.fd = Some(fd),
+                Err(e) => return fail(RB_ERR_IO, format!("creating the readiness descriptor: {e}")),
+            }
+        }
+        let fd = s.fd.as_ref().expect("set above").fd.as_raw_fd();
+        // SAFETY: checked non-NULL; writable per the contract.
+        unsafe { put(out_fd, fd) }
+    })
 }
 
 /// Subscribes to every partition of `topic` (fanout). `start_value` is the offset or
@@ -735,7 +862,7 @@ pub unsafe extern "C" fn rb_subscribe(
         };
         match t.topic.subscribe(SubscribeOptions::new().start(start).policy(policy)) {
             // SAFETY: checked non-NULL; writable per the contract.
-            Ok(s) => unsafe { put(out, Box::into_raw(Box::new(rb_subscription { reader: Reader::Fanout(s) }))) },
+            Ok(s) => unsafe { put(out, Box::into_raw(Box::new(rb_subscription::new(Reader::Fanout(s))))) },
             Err(e) => from_error(e),
         }
     })
@@ -773,7 +900,7 @@ pub unsafe extern "C" fn rb_group_join(
             Ok(g) => {
                 let m = g.join();
                 // SAFETY: checked non-NULL; writable per the contract.
-                unsafe { put(out, Box::into_raw(Box::new(rb_subscription { reader: Reader::Member(m) }))) }
+                unsafe { put(out, Box::into_raw(Box::new(rb_subscription::new(Reader::Member(m))))) }
             }
             Err(e) => from_error(e),
         }
@@ -819,7 +946,10 @@ pub unsafe extern "C" fn rb_poll(sub: *mut rb_subscription, timeout_ms: i32, out
         match polled {
             // SAFETY: checked non-NULL; writable per the contract.
             Ok(Some(event)) => unsafe { put(out, Box::into_raw(Box::new(rb_event { event }))) },
-            Ok(None) => fail(RB_ERR_TIMED_OUT, "no event before the timeout"),
+            Ok(None) => {
+                s.found_nothing();
+                fail(RB_ERR_TIMED_OUT, "no event before the timeout")
+            }
             Err(e) => from_error(e),
         }
     })
@@ -891,6 +1021,7 @@ pub unsafe extern "C" fn rb_poll_each(
                     unsafe { out_count.write(n) };
                 }
                 if n == 0 {
+                    s.found_nothing();
                     fail(RB_ERR_TIMED_OUT, "no event before the timeout")
                 } else {
                     RB_OK
@@ -1134,7 +1265,10 @@ pub unsafe extern "C" fn rb_poll_batch(
             Reader::Member(m) => m.poll_batch(max, timeout(timeout_ms), &mut add),
         };
         match n {
-            Ok(0) => fail(RB_ERR_TIMED_OUT, "no event before the timeout"),
+            Ok(0) => {
+                s.found_nothing();
+                fail(RB_ERR_TIMED_OUT, "no event before the timeout")
+            }
             // SAFETY: checked non-NULL; writable per the contract.
             Ok(_) => unsafe { put(out, Box::into_raw(Box::new(batch))) },
             Err(e) => from_error(e),

@@ -100,6 +100,14 @@ impl GroupShared {
         p
     }
 
+    /// Whether a member may find work now (or the end of a closed topic).
+    pub(crate) fn may_have_work(&self) -> bool {
+        self.cursors.iter().enumerate().any(|(k, c)| {
+            let ring = &self.topic.rings[k];
+            ring.is_closed() || self.disk[k].lock().has_work() || (c.is_joined() && c.has_work(ring))
+        })
+    }
+
     /// Stores the group's committed positions (persisted topics).
     fn commit(&self) -> Result<Vec<u64>, Error> {
         let Some(topic_dir) = self.topic.dir() else {
@@ -341,6 +349,12 @@ impl Member {
         }
         self.finish_run_if_done();
         Ok(n)
+    }
+
+    /// A handle another thread can wait on until the group may have work for a member (see
+    /// [`Subscription::readiness`](crate::Subscription::readiness)).
+    pub fn readiness(&self) -> super::subscription::Readiness {
+        super::subscription::Readiness::for_group(self.shared.topic.clone(), self.shared.clone())
     }
 
     /// Commits for the group (see [`Group::commit`]): everything this member was handed counts

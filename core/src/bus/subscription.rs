@@ -317,6 +317,20 @@ impl Subscription {
         self.parts.iter().map(|p| p.partition).collect()
     }
 
+    /// A handle another thread can wait on until this subscription may have something to
+    /// read (an event, or the end of a closed topic): for event loops that wait on many
+    /// sources (the C API's readiness file descriptor is built on it). It may report ready
+    /// spuriously; it never misses an event published after the subscription's last poll.
+    pub fn readiness(&self) -> Readiness {
+        Readiness {
+            topic: self.topic.clone(),
+            kind: ReadinessKind::Subscription {
+                counters: self.counters.clone(),
+                partitions: self.parts.iter().map(|p| p.partition).collect(),
+            },
+        }
+    }
+
     /// Per partition read: the offset of the next event this subscription will read.
     pub fn positions(&self) -> Vec<(u32, u64)> {
         self.parts.iter().map(|p| (p.partition, p.position)).collect()
@@ -585,6 +599,46 @@ impl Drop for Subscription {
                 None => ring.leave_ungated(),
             }
         }
+    }
+}
+
+/// What a [`Readiness`] watches.
+#[derive(Debug)]
+enum ReadinessKind {
+    Subscription { counters: Arc<ReaderCounters>, partitions: Vec<u32> },
+    Group(Arc<super::group::GroupShared>),
+}
+
+/// See [`Subscription::readiness`] and [`Member::readiness`](crate::Member::readiness).
+/// `Send + Sync`: made for a thread other than the reader's.
+#[derive(Debug)]
+pub struct Readiness {
+    topic: Arc<TopicInner>,
+    kind: ReadinessKind,
+}
+
+impl Readiness {
+    pub(crate) fn for_group(topic: Arc<TopicInner>, group: Arc<super::group::GroupShared>) -> Self {
+        Self { topic, kind: ReadinessKind::Group(group) }
+    }
+
+    /// Whether the reader may have something to read now.
+    pub fn is_ready(&self) -> bool {
+        match &self.kind {
+            ReadinessKind::Subscription { counters, partitions } => partitions.iter().any(|&p| {
+                let ring = &self.topic.rings[p as usize];
+                let position = counters.position[p as usize].get();
+                ring.is_closed() || position < ring.committed()
+            }),
+            ReadinessKind::Group(g) => g.may_have_work(),
+        }
+    }
+
+    /// Waits until [`is_ready`](Self::is_ready) or `timeout` passes (`None`: no limit), by the
+    /// topic's wait strategy. Returns whether it is ready.
+    pub fn wait(&self, timeout: Option<Duration>) -> bool {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        self.topic.config.wait.wait(&self.topic.readable, || self.is_ready(), deadline)
     }
 }
 

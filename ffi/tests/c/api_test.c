@@ -2,6 +2,8 @@
  * -std=c11 -Wall -Wextra -Werror -pedantic and run by scripts/check.sh (plain, and under
  * AddressSanitizer + UndefinedBehaviorSanitizer). Prints "api_test: ok" and exits 0 on
  * success; any failed check prints where and exits 1. */
+#define _POSIX_C_SOURCE 200809L /* poll() */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -275,6 +277,49 @@ static void test_claims_buffers_batches_stats(void) {
     rb_bus_free(bus);
 }
 
+static int readable(int fd, int timeout_ms) {
+    struct pollfd p = {fd, POLLIN, 0};
+    return poll(&p, 1, timeout_ms) == 1 && (p.revents & POLLIN);
+}
+
+static void test_readiness_fd(void) {
+    rb_bus *bus = NULL;
+    CHECK_STATUS(rb_bus_open(NULL, &bus), RB_OK);
+    rb_topic *topic = NULL;
+    CHECK_STATUS(rb_topic_create(bus, "events", NULL, &topic), RB_OK);
+    rb_subscription *sub = NULL;
+    CHECK_STATUS(rb_subscribe(topic, RB_START_EARLIEST, 0, RB_POLICY_BLOCK, &sub), RB_OK);
+    int fd = -1, again = -1;
+    CHECK_STATUS(rb_subscription_fd(sub, &fd), RB_OK);
+    CHECK_STATUS(rb_subscription_fd(sub, &again), RB_OK);
+    CHECK(fd >= 0 && fd == again);
+    CHECK_STATUS(rb_subscription_fd(sub, NULL), RB_ERR_NULL_ARG);
+    CHECK(!readable(fd, 100)); /* nothing published */
+    rb_publisher *publisher = NULL;
+    CHECK_STATUS(rb_publisher_new(topic, &publisher), RB_OK);
+    CHECK_STATUS(rb_publish(publisher, (const uint8_t *)"ping", 4, NULL), RB_OK);
+    CHECK(readable(fd, 2000));
+    CHECK(readable(fd, 0)); /* level-triggered: still readable until a poll finds nothing */
+    rb_event *event = NULL;
+    CHECK_STATUS(rb_poll(sub, 0, &event), RB_OK);
+    rb_event_free(event);
+    CHECK_STATUS(rb_poll(sub, 0, &event), RB_ERR_TIMED_OUT); /* found nothing: clears */
+    CHECK(!readable(fd, 100));
+    CHECK_STATUS(rb_publish(publisher, (const uint8_t *)"pong", 4, NULL), RB_OK);
+    CHECK(readable(fd, 2000));
+    /* A group member has one too. */
+    rb_subscription *member = NULL;
+    CHECK_STATUS(rb_group_join(topic, "g", RB_START_EARLIEST, 0, &member), RB_OK);
+    int member_fd = -1;
+    CHECK_STATUS(rb_subscription_fd(member, &member_fd), RB_OK);
+    CHECK(readable(member_fd, 2000));
+    rb_subscription_free(member);
+    rb_publisher_free(publisher);
+    rb_subscription_free(sub);
+    rb_topic_free(topic);
+    rb_bus_free(bus);
+}
+
 static void test_persisted(const char *dir) {
     rb_config *config = NULL;
     CHECK_STATUS(rb_config_new(&config), RB_OK);
@@ -331,6 +376,7 @@ int main(int argc, char **argv) {
     test_bad_arguments();
     test_publish_and_poll();
     test_claims_buffers_batches_stats();
+    test_readiness_fd();
     test_persisted(argv[1]);
     if (failures != 0) {
         fprintf(stderr, "api_test: %d checks failed\n", failures);
