@@ -2,6 +2,7 @@
 //! returning the events every consumer counted and their checksums, so no figure comes from a
 //! broken run.
 
+pub mod ffi_cost;
 pub mod peers;
 pub mod persist;
 pub mod ringbus_runs;

@@ -79,7 +79,8 @@ typedef int32_t rb_start;
 typedef int32_t rb_policy;
 
 /**
- * An event as `rb_poll_each` hands it to the callback: borrowed for the call only.
+ * An event as `rb_poll_each` hands it to the callback: borrowed for the call only. (A slice
+ * of length 0 may have any `data` pointer there; do not read it.)
  */
 typedef struct rb_event_view {
   /**
@@ -442,8 +443,9 @@ rb_status rb_publish_keyed(struct rb_publisher *publisher,
 
 /**
  * Publishes `count` payloads in order, in one call (runs of the same partition share one
- * claim; all are checked first: on an error none is published unless the error is a wait
- * that ended). `payloads` is an array of `count` slices.
+ * claim). `payloads` is an array of `count` slices. Payloads are checked 64 at a time: on an
+ * error (a NULL slice, a payload above the maximum) the payloads of earlier groups of 64 are
+ * published, none of the failing group or after it.
  *
  * # Safety
  * `publisher` NULL or live and unshared; `payloads` readable for `count` slices, each readable

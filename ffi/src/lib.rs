@@ -623,8 +623,9 @@ pub unsafe extern "C" fn rb_publish_keyed(
 }
 
 /// Publishes `count` payloads in order, in one call (runs of the same partition share one
-/// claim; all are checked first: on an error none is published unless the error is a wait
-/// that ended). `payloads` is an array of `count` slices.
+/// claim). `payloads` is an array of `count` slices. Payloads are checked 64 at a time: on an
+/// error (a NULL slice, a payload above the maximum) the payloads of earlier groups of 64 are
+/// published, none of the failing group or after it.
 ///
 /// # Safety
 /// `publisher` NULL or live and unshared; `payloads` readable for `count` slices, each readable
@@ -649,18 +650,22 @@ pub unsafe extern "C" fn rb_publish_batch(
         }
         // SAFETY: `count` readable slices per the contract.
         let slices = unsafe { std::slice::from_raw_parts(payloads, count) };
-        let mut records = Vec::with_capacity(count);
-        for (i, s) in slices.iter().enumerate() {
-            // SAFETY: each slice readable for its length per the contract.
-            match unsafe { bytes_arg(s.data, s.len, &format!("payloads[{i}]")) } {
-                Ok(b) => records.push(Record::new(b)),
-                Err(status) => return status,
+        // Up to 64 records on the stack per call to the core (no allocation per batch).
+        let mut records = [Record::new(&[]); 64];
+        for chunk in slices.chunks(64) {
+            for (r, s) in records.iter_mut().zip(chunk) {
+                if s.data.is_null() && s.len != 0 {
+                    return fail(RB_ERR_NULL_ARG, "a payload slice is NULL with a non-zero length");
+                }
+                // SAFETY: each slice readable for its length per the contract (checked above
+                // for NULL; an empty one is never read).
+                *r = Record::new(if s.len == 0 { &[] } else { unsafe { std::slice::from_raw_parts(s.data, s.len) } });
+            }
+            if let Err(e) = p.publisher.publish_batch(&records[..chunk.len()]) {
+                return from_error(e);
             }
         }
-        match p.publisher.publish_batch(&records) {
-            Ok(_) => RB_OK,
-            Err(e) => from_error(e),
-        }
+        RB_OK
     })
 }
 
@@ -955,7 +960,8 @@ pub unsafe extern "C" fn rb_poll(sub: *mut rb_subscription, timeout_ms: i32, out
     })
 }
 
-/// An event as `rb_poll_each` hands it to the callback: borrowed for the call only.
+/// An event as `rb_poll_each` hands it to the callback: borrowed for the call only. (A slice
+/// of length 0 may have any `data` pointer there; do not read it.)
 #[repr(C)]
 pub struct rb_event_view {
     /// Offset in the partition (its byte position in the log).
@@ -999,12 +1005,15 @@ pub unsafe extern "C" fn rb_poll_each(
             if stopped {
                 return;
             }
+            let key = e.key.unwrap_or(&[]);
+            // Straight from the slices (no branch per event): a zero-length slice's pointer is
+            // not NULL here, and must not be read.
             let view = rb_event_view {
                 offset: e.offset,
                 partition: e.partition,
                 timestamp_ns: e.timestamp,
-                key: rb_slice::of(e.key.unwrap_or(&[])),
-                payload: rb_slice::of(e.payload),
+                key: rb_slice { data: key.as_ptr(), len: key.len() },
+                payload: rb_slice { data: e.payload.as_ptr(), len: e.payload.len() },
             };
             // SAFETY: the caller supplied a valid function; `view` lives for the call.
             stopped = unsafe { callback(user, &view) } != 0;

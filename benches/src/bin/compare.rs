@@ -183,6 +183,7 @@ fn main() {
         }
     }
     let memory_rows = rows.len();
+    let ffi_targets = ffi_section(quick, json);
     let persisted = persisted_section(quick, json);
     if !json {
         println!("\n== targets (ratios from this run)");
@@ -197,7 +198,7 @@ fn main() {
                 idle / plain
             );
         }
-        for line in persisted {
+        for line in ffi_targets.iter().chain(&persisted) {
             println!("  {line}");
         }
         println!(
@@ -206,6 +207,55 @@ fn main() {
             started.elapsed().as_secs_f64()
         );
     }
+}
+
+/// The C API against native Rust, per event; prints both and returns the target lines.
+fn ffi_section(quick: bool, json: bool) -> Vec<String> {
+    let n = if quick { 500_000 } else { 2_000_000 };
+    let (native, native_sum) = ringbus_benches::ffi_cost::native(n);
+    let expected = {
+        let m = n - n % 64;
+        m * (m - 1) / 2
+    };
+    assert_eq!(native_sum, expected, "native run: wrong checksum");
+    let c = match ringbus_benches::ffi_cost::c_api(n) {
+        Ok((c, sum)) => {
+            assert_eq!(sum, expected, "C API run: wrong checksum");
+            c
+        }
+        Err(why) => {
+            eprintln!("C API cost: skipped: {why}");
+            return Vec::new();
+        }
+    };
+    let tests = ["publish_single", "publish_batch", "poll_single", "poll_batch"];
+    if !json {
+        println!("\n== the C API against native Rust, one thread, 8-byte events, ns/event (medians of 5)");
+        println!("  {:<16} {:>10} {:>10} {:>8}", "path", "Rust", "C API", "ratio");
+    }
+    let mut targets = Vec::new();
+    for (i, test) in tests.iter().enumerate() {
+        let ratio = c[i] / native[i];
+        if json {
+            println!(
+                "{{\"scenario\":\"ffi_cost\",\"test\":\"{test}\",\"system\":\"ringbus-c\",\"rust_ns_per_event\":{:.3},\"c_ns_per_event\":{:.3},\"ratio\":{ratio:.3}}}",
+                native[i], c[i]
+            );
+        } else {
+            println!("  {test:<16} {:>10.2} {:>10.2} {ratio:>7.2}x", native[i], c[i]);
+        }
+        let target = if *test == "publish_single" {
+            Some(1.5)
+        } else if test.ends_with("batch") {
+            Some(1.2)
+        } else {
+            None
+        };
+        if let Some(t) = target {
+            targets.push(format!("C API {test}: {ratio:.2}x the Rust cost per event (target <= {t:.1})"));
+        }
+    }
+    targets
 }
 
 /// fio, then persisted ingest; prints both and returns the target lines.
