@@ -155,6 +155,24 @@ unsafe fn put<T>(out: *mut T, value: T) -> rb_status {
     RB_OK
 }
 
+/// The status of a publish, writing the event's offset to `out_offset` (if not NULL) on
+/// success.
+///
+/// # Safety
+/// `out_offset` is NULL or valid for a write.
+unsafe fn receipt_status(result: Result<ringbus_core::Receipt, Error>, out_offset: *mut u64) -> rb_status {
+    match result {
+        Ok(receipt) => {
+            if !out_offset.is_null() {
+                // SAFETY: non-NULL and writable per the contract.
+                unsafe { out_offset.write(receipt.offset) };
+            }
+            RB_OK
+        }
+        Err(e) => from_error(e),
+    }
+}
+
 /// A borrowed view of bytes: `len` bytes at `data` (not NUL-terminated).
 #[repr(C)]
 #[derive(Clone, Copy)]
@@ -609,16 +627,8 @@ pub unsafe extern "C" fn rb_publish_keyed(
         if timestamp_ns != 0 {
             record = record.timestamp(timestamp_ns);
         }
-        match p.publisher.publish(record) {
-            Ok(receipt) => {
-                if !out_offset.is_null() {
-                    // SAFETY: non-NULL and writable per the contract.
-                    unsafe { out_offset.write(receipt.offset) };
-                }
-                RB_OK
-            }
-            Err(e) => from_error(e),
-        }
+        // SAFETY: forwarded contract for `out_offset`.
+        unsafe { receipt_status(p.publisher.publish(record), out_offset) }
     })
 }
 
@@ -1169,16 +1179,8 @@ pub unsafe extern "C" fn rb_claim_commit(publisher: *mut rb_publisher, out_offse
         // SAFETY: NULL or live and unshared per the contract.
         let Some(p) = (unsafe { publisher.as_mut() }) else { return fail(RB_ERR_NULL_ARG, "publisher is NULL") };
         let Some(claim) = p.claim.take() else { return fail(RB_ERR_INVALID_ARG, "no claim is open") };
-        match claim.commit() {
-            Ok(receipt) => {
-                if !out_offset.is_null() {
-                    // SAFETY: non-NULL and writable per the contract.
-                    unsafe { out_offset.write(receipt.offset) };
-                }
-                RB_OK
-            }
-            Err(e) => from_error(e),
-        }
+        // SAFETY: forwarded contract for `out_offset`.
+        unsafe { receipt_status(claim.commit(), out_offset) }
     })
 }
 
