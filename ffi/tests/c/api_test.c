@@ -162,6 +162,7 @@ static void test_publish_and_poll(void) {
     memcpy(&first_value, payload.data, sizeof first_value);
     CHECK(key.len > 0 && memcmp(key.data, "sensor-", 7) == 0);
     CHECK(rb_event_timestamp(first) >= 1000);
+    CHECK(rb_event_partition(first) < 2);
     rb_event_free(first);
     struct seen seen = {1, first_value};
     while (seen.count < 1064) {
@@ -186,6 +187,11 @@ static void test_publish_and_poll(void) {
     CHECK_STATUS(rb_poll(worker, 0, &none), RB_ERR_TIMED_OUT);
     CHECK(none == NULL);
 
+    /* Closing the bus ends the readers once they have drained. */
+    CHECK_STATUS(rb_bus_close(bus), RB_OK);
+    CHECK_STATUS(rb_bus_close(NULL), RB_ERR_NULL_ARG);
+    CHECK_STATUS(rb_poll(fanout, 0, &none), RB_ERR_CLOSED);
+    CHECK_STATUS(rb_publish(publisher, (const uint8_t *)"late", 4, NULL), RB_ERR_CLOSED);
     rb_subscription_free(fanout);
     rb_subscription_free(worker);
     rb_publisher_free(publisher);
