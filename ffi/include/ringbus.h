@@ -482,6 +482,21 @@ rb_status rb_subscribe(const struct rb_topic *topic,
                        struct rb_subscription **out);
 
 /**
+ * Subscribes like `rb_subscribe` with the `evict` policy: the subscription holds producers
+ * back like `RB_POLICY_BLOCK` until it has held a full ring back for `evict_after_ms`; then it
+ * is removed and its next poll returns `RB_ERR_EVICTED`. Events are copied (eviction can
+ * come at any moment).
+ *
+ * # Safety
+ * `topic` NULL or live; `out` writable.
+ */
+rb_status rb_subscribe_evicting(const struct rb_topic *topic,
+                                rb_start start,
+                                uint64_t start_value,
+                                uint32_t evict_after_ms,
+                                struct rb_subscription **out);
+
+/**
  * Joins work-queue group `group` of `topic` (created at `start` if it does not exist): each
  * event goes to one member. Polls and frees like a subscription.
  *

@@ -883,6 +883,40 @@ pub unsafe extern "C" fn rb_subscribe(
     })
 }
 
+/// Subscribes like `rb_subscribe` with the `evict` policy: the subscription holds producers
+/// back like `RB_POLICY_BLOCK` until it has held a full ring back for `evict_after_ms`; then it
+/// is removed and its next poll returns `RB_ERR_EVICTED`. Events are copied (eviction can
+/// come at any moment).
+///
+/// # Safety
+/// `topic` NULL or live; `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn rb_subscribe_evicting(
+    topic: *const rb_topic,
+    start: rb_start,
+    start_value: u64,
+    evict_after_ms: u32,
+    out: *mut *mut rb_subscription,
+) -> rb_status {
+    boundary(|| {
+        // SAFETY: NULL or live per the contract.
+        let Some(t) = (unsafe { topic.as_ref() }) else { return fail(RB_ERR_NULL_ARG, "topic is NULL") };
+        if out.is_null() {
+            return fail(RB_ERR_NULL_ARG, "out is NULL");
+        }
+        let start = match start_of(start, start_value) {
+            Ok(s) => s,
+            Err(status) => return status,
+        };
+        let policy = SlowConsumerPolicy::Evict { after: Duration::from_millis(u64::from(evict_after_ms)) };
+        match t.topic.subscribe(SubscribeOptions::new().start(start).policy(policy)) {
+            // SAFETY: checked non-NULL; writable per the contract.
+            Ok(s) => unsafe { put(out, Box::into_raw(Box::new(rb_subscription::new(Reader::Fanout(s))))) },
+            Err(e) => from_error(e),
+        }
+    })
+}
+
 /// Joins work-queue group `group` of `topic` (created at `start` if it does not exist): each
 /// event goes to one member. Polls and frees like a subscription.
 ///

@@ -283,6 +283,39 @@ static void test_claims_buffers_batches_stats(void) {
     rb_bus_free(bus);
 }
 
+static void test_eviction(void) {
+    rb_config *config = NULL;
+    CHECK_STATUS(rb_config_new(&config), RB_OK);
+    CHECK_STATUS(rb_config_set(config, "capacity", "65536"), RB_OK);
+    CHECK_STATUS(rb_config_set(config, "max_payload", "1024"), RB_OK);
+    rb_bus *bus = NULL;
+    CHECK_STATUS(rb_bus_open(NULL, &bus), RB_OK);
+    rb_topic *topic = NULL;
+    CHECK_STATUS(rb_topic_create(bus, "evict", config, &topic), RB_OK);
+    rb_subscription *slow = NULL;
+    CHECK_STATUS(rb_subscribe_evicting(topic, RB_START_EARLIEST, 0, 20, &slow), RB_OK);
+    CHECK_STATUS(rb_subscribe_evicting(NULL, RB_START_EARLIEST, 0, 20, &slow), RB_ERR_NULL_ARG);
+    rb_publisher *publisher = NULL;
+    CHECK_STATUS(rb_publisher_new(topic, &publisher), RB_OK);
+    /* Far more than the ring holds: the publisher waits, then the reader is evicted. */
+    uint8_t payload[1000] = {0};
+    for (int i = 0; i < 500; i++) {
+        CHECK_STATUS(rb_publish(publisher, payload, sizeof payload, NULL), RB_OK);
+    }
+    rb_event *event = NULL;
+    rb_status s;
+    do {
+        s = rb_poll(slow, 0, &event);
+        if (s == RB_OK) rb_event_free(event);
+    } while (s == RB_OK);
+    CHECK(s == RB_ERR_EVICTED);
+    rb_publisher_free(publisher);
+    rb_subscription_free(slow);
+    rb_topic_free(topic);
+    rb_bus_free(bus);
+    rb_config_free(config);
+}
+
 static int readable(int fd, int timeout_ms) {
     struct pollfd p = {fd, POLLIN, 0};
     return poll(&p, 1, timeout_ms) == 1 && (p.revents & POLLIN);
@@ -383,6 +416,7 @@ int main(int argc, char **argv) {
     test_publish_and_poll();
     test_claims_buffers_batches_stats();
     test_readiness_fd();
+    test_eviction();
     test_persisted(argv[1]);
     if (failures != 0) {
         fprintf(stderr, "api_test: %d checks failed\n", failures);
