@@ -289,22 +289,27 @@ extern "C" {
 
 /**
  * The library's version as `(major << 16) | (minor << 8) | patch`; compare with `RB_VERSION`.
+ * Threads: any thread (the last error message is kept per thread).
  */
 uint32_t rb_version(void);
 
 /**
  * A static, NUL-terminated description of `status`; never NULL.
+ * Threads: any thread (the last error message is kept per thread).
  */
 const char *rb_status_str(rb_status status);
 
 /**
  * The message of the last failed call on this thread (empty if none). Valid until the next
  * ringbus call on this thread; never NULL.
+ * Threads: any thread (the last error message is kept per thread).
  */
 const char *rb_last_error_message(void);
 
 /**
  * Creates an empty configuration. Free it with `rb_config_free`.
+ *
+ * Threads: one thread at a time per configuration.
  *
  * # Safety
  * `out` is valid for a write of a pointer.
@@ -317,6 +322,8 @@ rb_status rb_config_new(struct rb_config **out);
  * `sync`), `async_max_delay_ms`, `segment_bytes`, `retention_bytes`, `retention_ms` (topics).
  * An unknown key is `RB_ERR_INVALID_ARG`; values are checked when used.
  *
+ * Threads: one thread at a time per configuration.
+ *
  * # Safety
  * `config` is NULL or a live configuration; `key` and `value` are NULL or NUL-terminated.
  */
@@ -324,6 +331,8 @@ rb_status rb_config_set(struct rb_config *config, const char *key, const char *v
 
 /**
  * Frees a configuration; NULL is a no-op.
+ *
+ * Threads: one thread at a time per configuration.
  *
  * # Safety
  * `config` is NULL or came from `rb_config_new` and is not used afterwards.
@@ -334,6 +343,8 @@ void rb_config_free(struct rb_config *config);
  * Opens a bus: in memory, or on the data directory of the `data_dir` key (restoring its
  * persisted topics). `config` may be NULL and is not consumed. Free with `rb_bus_free`.
  *
+ * Threads: any thread, concurrently with other calls on the same bus or topic.
+ *
  * # Safety
  * `config` is NULL or live; `out` is valid for a write of a pointer.
  */
@@ -342,6 +353,8 @@ rb_status rb_bus_open(const struct rb_config *config, struct rb_bus **out);
 /**
  * Closes every topic of the bus: publishing fails with `RB_ERR_CLOSED`, readers drain what
  * was published, persisted topics are written and fsynced. Handles stay valid until freed.
+ *
+ * Threads: any thread, concurrently with other calls on the same bus or topic.
  *
  * # Safety
  * `bus` is NULL or live.
@@ -353,6 +366,8 @@ rb_status rb_bus_close(const struct rb_bus *bus);
  * subscription handles made from it stay safe to use and to free: they report
  * `RB_ERR_CLOSED`.
  *
+ * Threads: any thread, concurrently with other calls on the same bus or topic.
+ *
  * # Safety
  * `bus` is NULL or came from `rb_bus_open` and is not used afterwards.
  */
@@ -362,6 +377,8 @@ void rb_bus_free(struct rb_bus *bus);
  * Creates topic `name` with the topic keys of `config` (NULL: all defaults, in memory).
  * `RB_ERR_EXISTS` if the bus has it already (use `rb_topic_open`). Free the handle with
  * `rb_topic_free`.
+ *
+ * Threads: any thread, concurrently with other calls on the same bus or topic.
  *
  * # Safety
  * `bus` live or NULL; `name` NUL-terminated or NULL; `config` live or NULL; `out` writable.
@@ -375,6 +392,8 @@ rb_status rb_topic_create(const struct rb_bus *bus,
  * Opens the existing topic `name` (created on this bus, or restored from its data
  * directory). `RB_ERR_NOT_FOUND` if there is none. Free the handle with `rb_topic_free`.
  *
+ * Threads: any thread, concurrently with other calls on the same bus or topic.
+ *
  * # Safety
  * `bus` live or NULL; `name` NUL-terminated or NULL; `out` writable.
  */
@@ -382,6 +401,8 @@ rb_status rb_topic_open(const struct rb_bus *bus, const char *name, struct rb_to
 
 /**
  * Frees a topic handle (the topic stays on the bus); NULL is a no-op.
+ *
+ * Threads: any thread, concurrently with other calls on the same bus or topic.
  *
  * # Safety
  * `topic` is NULL or came from `rb_topic_open` and is not used afterwards.
@@ -392,6 +413,8 @@ void rb_topic_free(struct rb_topic *topic);
  * Waits until everything published to the topic is durable (persisted topics; memory topics
  * return at once). `timeout_ms` < 0 waits without limit.
  *
+ * Threads: any thread, concurrently with other calls on the same bus or topic.
+ *
  * # Safety
  * `topic` is NULL or live.
  */
@@ -399,6 +422,8 @@ rb_status rb_topic_flush(const struct rb_topic *topic, int32_t timeout_ms);
 
 /**
  * Creates a publisher for `topic`. Free with `rb_publisher_free`.
+ *
+ * Threads: one thread at a time per publisher (it may move between threads).
  *
  * # Safety
  * `topic` NULL or live; `out` writable.
@@ -408,6 +433,8 @@ rb_status rb_publisher_new(const struct rb_topic *topic, struct rb_publisher **o
 /**
  * Frees a publisher; NULL is a no-op.
  *
+ * Threads: one thread at a time per publisher (it may move between threads).
+ *
  * # Safety
  * `publisher` is NULL or came from `rb_publisher_new` and is not used afterwards.
  */
@@ -416,6 +443,8 @@ void rb_publisher_free(struct rb_publisher *publisher);
 /**
  * Publishes a copy of `len` bytes at `payload`, waiting while the ring is full (and, on a
  * `sync` topic, until durable). Writes the event's offset to `out_offset` if it is not NULL.
+ *
+ * Threads: one thread at a time per publisher (it may move between threads).
  *
  * # Safety
  * `publisher` NULL or live and not used by another thread meanwhile; `payload` readable for
@@ -429,6 +458,8 @@ rb_status rb_publish(struct rb_publisher *publisher,
 /**
  * Like `rb_publish` with a key (`key_len` 0: none; the key picks the partition) and a
  * timestamp in ns since the Unix epoch (0: the bus takes the time).
+ *
+ * Threads: one thread at a time per publisher (it may move between threads).
  *
  * # Safety
  * As for `rb_publish`; `key` readable for `key_len` bytes (or `key_len` 0).
@@ -447,6 +478,8 @@ rb_status rb_publish_keyed(struct rb_publisher *publisher,
  * error (a NULL slice, a payload above the maximum) the payloads of earlier groups of 64 are
  * published, none of the failing group or after it.
  *
+ * Threads: one thread at a time per publisher (it may move between threads).
+ *
  * # Safety
  * `publisher` NULL or live and unshared; `payloads` readable for `count` slices, each readable
  * for its length.
@@ -463,6 +496,8 @@ rb_status rb_publish_batch(struct rb_publisher *publisher,
  * (returns `RB_ERR_TIMED_OUT`); it can be readable spuriously, never silent while an event
  * waits. The first call starts a helper thread for the subscription.
  *
+ * Threads: one thread at a time per subscription (it may move between threads).
+ *
  * # Safety
  * `sub` NULL or live and unshared; `out_fd` writable.
  */
@@ -471,6 +506,8 @@ rb_status rb_subscription_fd(struct rb_subscription *sub, int32_t *out_fd);
 /**
  * Subscribes to every partition of `topic` (fanout). `start_value` is the offset or
  * timestamp for `RB_START_OFFSET` / `RB_START_TIMESTAMP`. Free with `rb_subscription_free`.
+ *
+ * Threads: one thread at a time per subscription (it may move between threads).
  *
  * # Safety
  * `topic` NULL or live; `out` writable.
@@ -487,6 +524,8 @@ rb_status rb_subscribe(const struct rb_topic *topic,
  * is removed and its next poll returns `RB_ERR_EVICTED`. Events are copied (eviction can
  * come at any moment).
  *
+ * Threads: one thread at a time per subscription (it may move between threads).
+ *
  * # Safety
  * `topic` NULL or live; `out` writable.
  */
@@ -499,6 +538,8 @@ rb_status rb_subscribe_evicting(const struct rb_topic *topic,
 /**
  * Joins work-queue group `group` of `topic` (created at `start` if it does not exist): each
  * event goes to one member. Polls and frees like a subscription.
+ *
+ * Threads: one thread at a time per subscription (it may move between threads).
  *
  * # Safety
  * `topic` NULL or live; `group` NUL-terminated or NULL; `out` writable.
@@ -513,6 +554,8 @@ rb_status rb_group_join(const struct rb_topic *topic,
  * Frees a subscription or group member (a member's unprocessed events go to the others);
  * NULL is a no-op.
  *
+ * Threads: one thread at a time per subscription (it may move between threads).
+ *
  * # Safety
  * `sub` is NULL or came from `rb_subscribe` / `rb_group_join` and is not used afterwards.
  */
@@ -522,6 +565,8 @@ void rb_subscription_free(struct rb_subscription *sub);
  * Waits up to `timeout_ms` (< 0: no limit, 0: do not wait) for the next event and hands it
  * over as an owned `rb_event`. `RB_ERR_TIMED_OUT` when none came; `RB_ERR_CLOSED` once the
  * topic is closed and drained.
+ *
+ * Threads: one thread at a time per subscription (it may move between threads).
  *
  * # Safety
  * `sub` NULL or live and unshared; `out` writable.
@@ -533,6 +578,8 @@ rb_status rb_poll(struct rb_subscription *sub, int32_t timeout_ms, struct rb_eve
  * allocation), waiting up to `timeout_ms` for the first. Writes the number handled to
  * `out_count` if not NULL. The callback runs on this thread and must not call back into this
  * subscription.
+ *
+ * Threads: one thread at a time per subscription (it may move between threads).
  *
  * # Safety
  * `sub` NULL or live and unshared; `callback` a valid function; `out_count` NULL or writable.
@@ -547,6 +594,8 @@ rb_status rb_poll_each(struct rb_subscription *sub,
 /**
  * Commits a group member's progress (persisted topics; see the Rust `Member::commit`).
  *
+ * Threads: one thread at a time per subscription (it may move between threads).
+ *
  * # Safety
  * `sub` NULL or live and unshared.
  */
@@ -554,6 +603,8 @@ rb_status rb_commit(struct rb_subscription *sub);
 
 /**
  * The event's payload, borrowed until `rb_event_free`. NULL event: an empty slice.
+ *
+ * Threads: any thread; events and batches are immutable (free each once, from any thread).
  *
  * # Safety
  * `event` NULL or live.
@@ -563,6 +614,8 @@ struct rb_slice rb_event_payload(const struct rb_event *event);
 /**
  * The event's key (len 0: none), borrowed until `rb_event_free`.
  *
+ * Threads: any thread; events and batches are immutable (free each once, from any thread).
+ *
  * # Safety
  * `event` NULL or live.
  */
@@ -570,6 +623,8 @@ struct rb_slice rb_event_key(const struct rb_event *event);
 
 /**
  * The event's offset (0 for NULL).
+ *
+ * Threads: any thread; events and batches are immutable (free each once, from any thread).
  *
  * # Safety
  * `event` NULL or live.
@@ -579,6 +634,8 @@ uint64_t rb_event_offset(const struct rb_event *event);
 /**
  * The event's partition (0 for NULL).
  *
+ * Threads: any thread; events and batches are immutable (free each once, from any thread).
+ *
  * # Safety
  * `event` NULL or live.
  */
@@ -587,6 +644,8 @@ uint32_t rb_event_partition(const struct rb_event *event);
 /**
  * The event's timestamp, ns since the Unix epoch (0 for NULL).
  *
+ * Threads: any thread; events and batches are immutable (free each once, from any thread).
+ *
  * # Safety
  * `event` NULL or live.
  */
@@ -594,6 +653,8 @@ uint64_t rb_event_timestamp(const struct rb_event *event);
 
 /**
  * Frees an event; NULL is a no-op. Any thread.
+ *
+ * Threads: any thread; events and batches are immutable (free each once, from any thread).
  *
  * # Safety
  * `event` is NULL or came from `rb_poll` and is not used afterwards.
@@ -606,6 +667,8 @@ void rb_event_free(struct rb_event *event);
  * `rb_claim_abort`). Waits while the ring is full. One claim at a time per publisher; readers
  * of the partition wait at the claim until it ends, so keep it short.
  *
+ * Threads: one thread at a time per publisher (it may move between threads).
+ *
  * # Safety
  * `publisher` NULL or live and unshared; `out_data` writable. The bytes are valid until the
  * claim ends.
@@ -616,6 +679,8 @@ rb_status rb_claim(struct rb_publisher *publisher, size_t len, uint8_t **out_dat
  * Publishes the open claim (on a `sync` topic, once durable). Writes its offset to
  * `out_offset` if not NULL.
  *
+ * Threads: one thread at a time per publisher (it may move between threads).
+ *
  * # Safety
  * `publisher` NULL or live and unshared; `out_offset` NULL or writable.
  */
@@ -623,6 +688,8 @@ rb_status rb_claim_commit(struct rb_publisher *publisher, uint64_t *out_offset);
 
 /**
  * Abandons the open claim: nothing is published (readers skip the space).
+ *
+ * Threads: one thread at a time per publisher (it may move between threads).
  *
  * # Safety
  * `publisher` NULL or live and unshared.
@@ -634,6 +701,8 @@ rb_status rb_claim_abort(struct rb_publisher *publisher);
  * len, ctx)` is called exactly once when ringbus no longer needs the bytes. (ringbus stores
  * events in its ring, so that happens before this call returns; the buffer need not outlive
  * the call.) On an error the buffer stays the caller's and `free_fn` is not called.
+ *
+ * Threads: one thread at a time per publisher (it may move between threads).
  *
  * # Safety
  * As for `rb_publish`; `data` readable for `len` bytes and valid to pass to `free_fn`.
@@ -649,6 +718,8 @@ rb_status rb_publish_buffer(struct rb_publisher *publisher,
  * Polls up to `max` events into a new batch, waiting up to `timeout_ms` for the first.
  * `RB_ERR_TIMED_OUT` (and no batch) when none came. Free the batch with `rb_batch_free`.
  *
+ * Threads: one thread at a time per subscription (it may move between threads).
+ *
  * # Safety
  * `sub` NULL or live and unshared; `out` writable.
  */
@@ -660,6 +731,8 @@ rb_status rb_poll_batch(struct rb_subscription *sub,
 /**
  * Number of events in the batch (0 for NULL).
  *
+ * Threads: any thread; events and batches are immutable (free each once, from any thread).
+ *
  * # Safety
  * `batch` NULL or live.
  */
@@ -668,6 +741,8 @@ size_t rb_batch_len(const struct rb_batch *batch);
 /**
  * Event `i` of the batch, borrowed until `rb_batch_free`. Out of range or NULL: `RB_ERR_INVALID_ARG`
  * / `RB_ERR_NULL_ARG`.
+ *
+ * Threads: any thread; events and batches are immutable (free each once, from any thread).
  *
  * # Safety
  * `batch` NULL or live; `out` writable.
@@ -679,6 +754,8 @@ rb_status rb_batch_get(const struct rb_batch *batch,
 /**
  * Frees a batch and the events borrowed from it; NULL is a no-op. Any thread.
  *
+ * Threads: any thread; events and batches are immutable (free each once, from any thread).
+ *
  * # Safety
  * `batch` is NULL or came from `rb_poll_batch` and is not used afterwards.
  */
@@ -686,6 +763,8 @@ void rb_batch_free(struct rb_batch *batch);
 
 /**
  * Fills `out` with the topic's counters.
+ *
+ * Threads: any thread, concurrently with other calls on the same bus or topic.
  *
  * # Safety
  * `topic` NULL or live; `out` writable.

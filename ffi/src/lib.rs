@@ -190,6 +190,7 @@ impl rb_slice {
 }
 
 /// The library's version as `(major << 16) | (minor << 8) | patch`; compare with `RB_VERSION`.
+/// Threads: any thread (the last error message is kept per thread).
 #[no_mangle]
 pub extern "C" fn rb_version() -> u32 {
     let v = |s: &str| s.parse::<u32>().unwrap_or(0);
@@ -199,6 +200,7 @@ pub extern "C" fn rb_version() -> u32 {
 }
 
 /// A static, NUL-terminated description of `status`; never NULL.
+/// Threads: any thread (the last error message is kept per thread).
 #[no_mangle]
 pub extern "C" fn rb_status_str(status: rb_status) -> *const c_char {
     let s: &'static CStr = match status {
@@ -226,6 +228,7 @@ pub extern "C" fn rb_status_str(status: rb_status) -> *const c_char {
 
 /// The message of the last failed call on this thread (empty if none). Valid until the next
 /// ringbus call on this thread; never NULL.
+/// Threads: any thread (the last error message is kept per thread).
 #[no_mangle]
 pub extern "C" fn rb_last_error_message() -> *const c_char {
     LAST_ERROR.with(|e| e.borrow().as_ptr())
@@ -237,6 +240,8 @@ pub struct rb_config {
 }
 
 /// Creates an empty configuration. Free it with `rb_config_free`.
+///
+/// Threads: one thread at a time per configuration.
 ///
 /// # Safety
 /// `out` is valid for a write of a pointer.
@@ -273,6 +278,8 @@ const CONFIG_KEYS: [&str; 10] = [
 /// `sync`), `async_max_delay_ms`, `segment_bytes`, `retention_bytes`, `retention_ms` (topics).
 /// An unknown key is `RB_ERR_INVALID_ARG`; values are checked when used.
 ///
+/// Threads: one thread at a time per configuration.
+///
 /// # Safety
 /// `config` is NULL or a live configuration; `key` and `value` are NULL or NUL-terminated.
 #[no_mangle]
@@ -301,6 +308,8 @@ pub unsafe extern "C" fn rb_config_set(config: *mut rb_config, key: *const c_cha
 }
 
 /// Frees a configuration; NULL is a no-op.
+///
+/// Threads: one thread at a time per configuration.
 ///
 /// # Safety
 /// `config` is NULL or came from `rb_config_new` and is not used afterwards.
@@ -370,6 +379,8 @@ pub struct rb_bus {
 /// Opens a bus: in memory, or on the data directory of the `data_dir` key (restoring its
 /// persisted topics). `config` may be NULL and is not consumed. Free with `rb_bus_free`.
 ///
+/// Threads: any thread, concurrently with other calls on the same bus or topic.
+///
 /// # Safety
 /// `config` is NULL or live; `out` is valid for a write of a pointer.
 #[no_mangle]
@@ -395,6 +406,8 @@ pub unsafe extern "C" fn rb_bus_open(config: *const rb_config, out: *mut *mut rb
 /// Closes every topic of the bus: publishing fails with `RB_ERR_CLOSED`, readers drain what
 /// was published, persisted topics are written and fsynced. Handles stay valid until freed.
 ///
+/// Threads: any thread, concurrently with other calls on the same bus or topic.
+///
 /// # Safety
 /// `bus` is NULL or live.
 #[no_mangle]
@@ -415,6 +428,8 @@ pub unsafe extern "C" fn rb_bus_close(bus: *const rb_bus) -> rb_status {
 /// subscription handles made from it stay safe to use and to free: they report
 /// `RB_ERR_CLOSED`.
 ///
+/// Threads: any thread, concurrently with other calls on the same bus or topic.
+///
 /// # Safety
 /// `bus` is NULL or came from `rb_bus_open` and is not used afterwards.
 #[no_mangle]
@@ -434,6 +449,8 @@ pub struct rb_topic {
 /// Creates topic `name` with the topic keys of `config` (NULL: all defaults, in memory).
 /// `RB_ERR_EXISTS` if the bus has it already (use `rb_topic_open`). Free the handle with
 /// `rb_topic_free`.
+///
+/// Threads: any thread, concurrently with other calls on the same bus or topic.
 ///
 /// # Safety
 /// `bus` live or NULL; `name` NUL-terminated or NULL; `config` live or NULL; `out` writable.
@@ -471,6 +488,8 @@ pub unsafe extern "C" fn rb_topic_create(
 /// Opens the existing topic `name` (created on this bus, or restored from its data
 /// directory). `RB_ERR_NOT_FOUND` if there is none. Free the handle with `rb_topic_free`.
 ///
+/// Threads: any thread, concurrently with other calls on the same bus or topic.
+///
 /// # Safety
 /// `bus` live or NULL; `name` NUL-terminated or NULL; `out` writable.
 #[no_mangle]
@@ -496,6 +515,8 @@ pub unsafe extern "C" fn rb_topic_open(bus: *const rb_bus, name: *const c_char, 
 
 /// Frees a topic handle (the topic stays on the bus); NULL is a no-op.
 ///
+/// Threads: any thread, concurrently with other calls on the same bus or topic.
+///
 /// # Safety
 /// `topic` is NULL or came from `rb_topic_open` and is not used afterwards.
 #[no_mangle]
@@ -508,6 +529,8 @@ pub unsafe extern "C" fn rb_topic_free(topic: *mut rb_topic) {
 
 /// Waits until everything published to the topic is durable (persisted topics; memory topics
 /// return at once). `timeout_ms` < 0 waits without limit.
+///
+/// Threads: any thread, concurrently with other calls on the same bus or topic.
 ///
 /// # Safety
 /// `topic` is NULL or live.
@@ -545,6 +568,8 @@ impl Drop for rb_publisher {
 
 /// Creates a publisher for `topic`. Free with `rb_publisher_free`.
 ///
+/// Threads: one thread at a time per publisher (it may move between threads).
+///
 /// # Safety
 /// `topic` NULL or live; `out` writable.
 #[no_mangle]
@@ -567,6 +592,8 @@ pub unsafe extern "C" fn rb_publisher_new(topic: *const rb_topic, out: *mut *mut
 
 /// Frees a publisher; NULL is a no-op.
 ///
+/// Threads: one thread at a time per publisher (it may move between threads).
+///
 /// # Safety
 /// `publisher` is NULL or came from `rb_publisher_new` and is not used afterwards.
 #[no_mangle]
@@ -579,6 +606,8 @@ pub unsafe extern "C" fn rb_publisher_free(publisher: *mut rb_publisher) {
 
 /// Publishes a copy of `len` bytes at `payload`, waiting while the ring is full (and, on a
 /// `sync` topic, until durable). Writes the event's offset to `out_offset` if it is not NULL.
+///
+/// Threads: one thread at a time per publisher (it may move between threads).
 ///
 /// # Safety
 /// `publisher` NULL or live and not used by another thread meanwhile; `payload` readable for
@@ -596,6 +625,8 @@ pub unsafe extern "C" fn rb_publish(
 
 /// Like `rb_publish` with a key (`key_len` 0: none; the key picks the partition) and a
 /// timestamp in ns since the Unix epoch (0: the bus takes the time).
+///
+/// Threads: one thread at a time per publisher (it may move between threads).
 ///
 /// # Safety
 /// As for `rb_publish`; `key` readable for `key_len` bytes (or `key_len` 0).
@@ -636,6 +667,8 @@ pub unsafe extern "C" fn rb_publish_keyed(
 /// claim). `payloads` is an array of `count` slices. Payloads are checked 64 at a time: on an
 /// error (a NULL slice, a payload above the maximum) the payloads of earlier groups of 64 are
 /// published, none of the failing group or after it.
+///
+/// Threads: one thread at a time per publisher (it may move between threads).
 ///
 /// # Safety
 /// `publisher` NULL or live and unshared; `payloads` readable for `count` slices, each readable
@@ -820,6 +853,8 @@ impl rb_subscription {
 /// (returns `RB_ERR_TIMED_OUT`); it can be readable spuriously, never silent while an event
 /// waits. The first call starts a helper thread for the subscription.
 ///
+/// Threads: one thread at a time per subscription (it may move between threads).
+///
 /// # Safety
 /// `sub` NULL or live and unshared; `out_fd` writable.
 #[no_mangle]
@@ -849,6 +884,8 @@ pub unsafe extern "C" fn rb_subscription_fd(sub: *mut rb_subscription, out_fd: *
 
 /// Subscribes to every partition of `topic` (fanout). `start_value` is the offset or
 /// timestamp for `RB_START_OFFSET` / `RB_START_TIMESTAMP`. Free with `rb_subscription_free`.
+///
+/// Threads: one thread at a time per subscription (it may move between threads).
 ///
 /// # Safety
 /// `topic` NULL or live; `out` writable.
@@ -888,6 +925,8 @@ pub unsafe extern "C" fn rb_subscribe(
 /// is removed and its next poll returns `RB_ERR_EVICTED`. Events are copied (eviction can
 /// come at any moment).
 ///
+/// Threads: one thread at a time per subscription (it may move between threads).
+///
 /// # Safety
 /// `topic` NULL or live; `out` writable.
 #[no_mangle]
@@ -919,6 +958,8 @@ pub unsafe extern "C" fn rb_subscribe_evicting(
 
 /// Joins work-queue group `group` of `topic` (created at `start` if it does not exist): each
 /// event goes to one member. Polls and frees like a subscription.
+///
+/// Threads: one thread at a time per subscription (it may move between threads).
 ///
 /// # Safety
 /// `topic` NULL or live; `group` NUL-terminated or NULL; `out` writable.
@@ -959,6 +1000,8 @@ pub unsafe extern "C" fn rb_group_join(
 /// Frees a subscription or group member (a member's unprocessed events go to the others);
 /// NULL is a no-op.
 ///
+/// Threads: one thread at a time per subscription (it may move between threads).
+///
 /// # Safety
 /// `sub` is NULL or came from `rb_subscribe` / `rb_group_join` and is not used afterwards.
 #[no_mangle]
@@ -977,6 +1020,8 @@ pub struct rb_event {
 /// Waits up to `timeout_ms` (< 0: no limit, 0: do not wait) for the next event and hands it
 /// over as an owned `rb_event`. `RB_ERR_TIMED_OUT` when none came; `RB_ERR_CLOSED` once the
 /// topic is closed and drained.
+///
+/// Threads: one thread at a time per subscription (it may move between threads).
 ///
 /// # Safety
 /// `sub` NULL or live and unshared; `out` writable.
@@ -1027,6 +1072,8 @@ pub type rb_event_fn = Option<unsafe extern "C" fn(user: *mut c_void, event: *co
 /// allocation), waiting up to `timeout_ms` for the first. Writes the number handled to
 /// `out_count` if not NULL. The callback runs on this thread and must not call back into this
 /// subscription.
+///
+/// Threads: one thread at a time per subscription (it may move between threads).
 ///
 /// # Safety
 /// `sub` NULL or live and unshared; `callback` a valid function; `out_count` NULL or writable.
@@ -1087,6 +1134,8 @@ pub unsafe extern "C" fn rb_poll_each(
 
 /// Commits a group member's progress (persisted topics; see the Rust `Member::commit`).
 ///
+/// Threads: one thread at a time per subscription (it may move between threads).
+///
 /// # Safety
 /// `sub` NULL or live and unshared.
 #[no_mangle]
@@ -1106,6 +1155,8 @@ pub unsafe extern "C" fn rb_commit(sub: *mut rb_subscription) -> rb_status {
 
 /// The event's payload, borrowed until `rb_event_free`. NULL event: an empty slice.
 ///
+/// Threads: any thread; events and batches are immutable (free each once, from any thread).
+///
 /// # Safety
 /// `event` NULL or live.
 #[no_mangle]
@@ -1115,6 +1166,8 @@ pub unsafe extern "C" fn rb_event_payload(event: *const rb_event) -> rb_slice {
 }
 
 /// The event's key (len 0: none), borrowed until `rb_event_free`.
+///
+/// Threads: any thread; events and batches are immutable (free each once, from any thread).
 ///
 /// # Safety
 /// `event` NULL or live.
@@ -1126,6 +1179,8 @@ pub unsafe extern "C" fn rb_event_key(event: *const rb_event) -> rb_slice {
 
 /// The event's offset (0 for NULL).
 ///
+/// Threads: any thread; events and batches are immutable (free each once, from any thread).
+///
 /// # Safety
 /// `event` NULL or live.
 #[no_mangle]
@@ -1135,6 +1190,8 @@ pub unsafe extern "C" fn rb_event_offset(event: *const rb_event) -> u64 {
 }
 
 /// The event's partition (0 for NULL).
+///
+/// Threads: any thread; events and batches are immutable (free each once, from any thread).
 ///
 /// # Safety
 /// `event` NULL or live.
@@ -1146,6 +1203,8 @@ pub unsafe extern "C" fn rb_event_partition(event: *const rb_event) -> u32 {
 
 /// The event's timestamp, ns since the Unix epoch (0 for NULL).
 ///
+/// Threads: any thread; events and batches are immutable (free each once, from any thread).
+///
 /// # Safety
 /// `event` NULL or live.
 #[no_mangle]
@@ -1155,6 +1214,8 @@ pub unsafe extern "C" fn rb_event_timestamp(event: *const rb_event) -> u64 {
 }
 
 /// Frees an event; NULL is a no-op. Any thread.
+///
+/// Threads: any thread; events and batches are immutable (free each once, from any thread).
 ///
 /// # Safety
 /// `event` is NULL or came from `rb_poll` and is not used afterwards.
@@ -1170,6 +1231,8 @@ pub unsafe extern "C" fn rb_event_free(event: *mut rb_event) {
 /// the (zero-filled) bytes to `out_data`: write the payload there, then `rb_claim_commit` (or
 /// `rb_claim_abort`). Waits while the ring is full. One claim at a time per publisher; readers
 /// of the partition wait at the claim until it ends, so keep it short.
+///
+/// Threads: one thread at a time per publisher (it may move between threads).
 ///
 /// # Safety
 /// `publisher` NULL or live and unshared; `out_data` writable. The bytes are valid until the
@@ -1205,6 +1268,8 @@ pub unsafe extern "C" fn rb_claim(publisher: *mut rb_publisher, len: usize, out_
 /// Publishes the open claim (on a `sync` topic, once durable). Writes its offset to
 /// `out_offset` if not NULL.
 ///
+/// Threads: one thread at a time per publisher (it may move between threads).
+///
 /// # Safety
 /// `publisher` NULL or live and unshared; `out_offset` NULL or writable.
 #[no_mangle]
@@ -1219,6 +1284,8 @@ pub unsafe extern "C" fn rb_claim_commit(publisher: *mut rb_publisher, out_offse
 }
 
 /// Abandons the open claim: nothing is published (readers skip the space).
+///
+/// Threads: one thread at a time per publisher (it may move between threads).
 ///
 /// # Safety
 /// `publisher` NULL or live and unshared.
@@ -1244,6 +1311,8 @@ pub type rb_free_fn = Option<unsafe extern "C" fn(data: *mut u8, len: usize, ctx
 /// len, ctx)` is called exactly once when ringbus no longer needs the bytes. (ringbus stores
 /// events in its ring, so that happens before this call returns; the buffer need not outlive
 /// the call.) On an error the buffer stays the caller's and `free_fn` is not called.
+///
+/// Threads: one thread at a time per publisher (it may move between threads).
 ///
 /// # Safety
 /// As for `rb_publish`; `data` readable for `len` bytes and valid to pass to `free_fn`.
@@ -1279,6 +1348,8 @@ pub struct rb_batch {
 
 /// Polls up to `max` events into a new batch, waiting up to `timeout_ms` for the first.
 /// `RB_ERR_TIMED_OUT` (and no batch) when none came. Free the batch with `rb_batch_free`.
+///
+/// Threads: one thread at a time per subscription (it may move between threads).
 ///
 /// # Safety
 /// `sub` NULL or live and unshared; `out` writable.
@@ -1323,6 +1394,8 @@ pub unsafe extern "C" fn rb_poll_batch(
 
 /// Number of events in the batch (0 for NULL).
 ///
+/// Threads: any thread; events and batches are immutable (free each once, from any thread).
+///
 /// # Safety
 /// `batch` NULL or live.
 #[no_mangle]
@@ -1333,6 +1406,8 @@ pub unsafe extern "C" fn rb_batch_len(batch: *const rb_batch) -> usize {
 
 /// Event `i` of the batch, borrowed until `rb_batch_free`. Out of range or NULL: `RB_ERR_INVALID_ARG`
 /// / `RB_ERR_NULL_ARG`.
+///
+/// Threads: any thread; events and batches are immutable (free each once, from any thread).
 ///
 /// # Safety
 /// `batch` NULL or live; `out` writable.
@@ -1357,6 +1432,8 @@ pub unsafe extern "C" fn rb_batch_get(batch: *const rb_batch, i: usize, out: *mu
 }
 
 /// Frees a batch and the events borrowed from it; NULL is a no-op. Any thread.
+///
+/// Threads: any thread; events and batches are immutable (free each once, from any thread).
 ///
 /// # Safety
 /// `batch` is NULL or came from `rb_poll_batch` and is not used afterwards.
@@ -1395,6 +1472,8 @@ pub struct rb_topic_stats {
 }
 
 /// Fills `out` with the topic's counters.
+///
+/// Threads: any thread, concurrently with other calls on the same bus or topic.
 ///
 /// # Safety
 /// `topic` NULL or live; `out` writable.
