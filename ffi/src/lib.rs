@@ -903,21 +903,36 @@ pub unsafe extern "C" fn rb_subscribe(
         if out.is_null() {
             return fail(RB_ERR_NULL_ARG, "out is NULL");
         }
-        let start = match start_of(start, start_value) {
-            Ok(s) => s,
-            Err(status) => return status,
-        };
         let policy = match policy {
             RB_POLICY_BLOCK => SlowConsumerPolicy::Block,
             RB_POLICY_DROP_OLDEST => SlowConsumerPolicy::DropOldest,
             other => return fail(RB_ERR_INVALID_ARG, format!("unknown policy {other}")),
         };
-        match t.topic.subscribe(SubscribeOptions::new().start(start).policy(policy)) {
-            // SAFETY: checked non-NULL; writable per the contract.
-            Ok(s) => unsafe { put(out, Box::into_raw(Box::new(rb_subscription::new(Reader::Fanout(s))))) },
-            Err(e) => from_error(e),
-        }
+        // SAFETY: `out` checked non-NULL and writable per the contract.
+        unsafe { subscribe(t, start, start_value, policy, out) }
     })
+}
+
+/// The common part of `rb_subscribe` and `rb_subscribe_evicting`.
+///
+/// # Safety
+/// `out` is non-NULL and writable.
+unsafe fn subscribe(
+    t: &rb_topic,
+    start: rb_start,
+    start_value: u64,
+    policy: SlowConsumerPolicy,
+    out: *mut *mut rb_subscription,
+) -> rb_status {
+    let start = match start_of(start, start_value) {
+        Ok(s) => s,
+        Err(status) => return status,
+    };
+    match t.topic.subscribe(SubscribeOptions::new().start(start).policy(policy)) {
+        // SAFETY: non-NULL and writable per the contract.
+        Ok(s) => unsafe { put(out, Box::into_raw(Box::new(rb_subscription::new(Reader::Fanout(s))))) },
+        Err(e) => from_error(e),
+    }
 }
 
 /// Subscribes like `rb_subscribe` with the `evict` policy: the subscription holds producers
@@ -943,16 +958,9 @@ pub unsafe extern "C" fn rb_subscribe_evicting(
         if out.is_null() {
             return fail(RB_ERR_NULL_ARG, "out is NULL");
         }
-        let start = match start_of(start, start_value) {
-            Ok(s) => s,
-            Err(status) => return status,
-        };
         let policy = SlowConsumerPolicy::Evict { after: Duration::from_millis(u64::from(evict_after_ms)) };
-        match t.topic.subscribe(SubscribeOptions::new().start(start).policy(policy)) {
-            // SAFETY: checked non-NULL; writable per the contract.
-            Ok(s) => unsafe { put(out, Box::into_raw(Box::new(rb_subscription::new(Reader::Fanout(s))))) },
-            Err(e) => from_error(e),
-        }
+        // SAFETY: `out` checked non-NULL and writable per the contract.
+        unsafe { subscribe(t, start, start_value, policy, out) }
     })
 }
 
