@@ -58,8 +58,7 @@ fn retries_in_memory_are_dropped_and_counted() {
 
 #[test]
 fn retries_after_a_restart_are_dropped() {
-    let dir = std::env::temp_dir().join(format!("ringbus-idem-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = common::temp_dir("idem");
     let config =
         TopicConfig::new().capacity(64 << 10).max_payload(1024).segment_bytes(128 << 10).durability(Durability::Sync);
     {

@@ -185,8 +185,7 @@ fn damaged_segment_header_and_creation_leftovers() {
 fn a_crash_in_the_middle_of_retention_leaves_a_directory_that_opens() {
     // Three segments; retention had deleted the oldest segment file but not its index when the
     // process died.
-    let dir = std::env::temp_dir().join(format!("ringbus-damage-retention-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = common::temp_dir("damage-retention");
     let config =
         TopicConfig::new().capacity(64 << 10).max_payload(1024).segment_bytes(128 << 10).durability(Durability::Sync);
     {
