@@ -145,3 +145,46 @@ fn readiness_tells_another_thread_when_to_poll() {
     let g = t.group("g", Start::Earliest).unwrap();
     assert!(g.join().readiness().is_ready());
 }
+
+#[test]
+fn poll_batch_while_leaves_the_events_after_a_stop_unread() {
+    use ringbus::SlowConsumerPolicy;
+    let topic = Bus::new().create_topic("stop", TopicConfig::new()).unwrap();
+    let mut block = topic.subscribe(SubscribeOptions::new().start(Start::Earliest)).unwrap();
+    let mut copying =
+        topic.subscribe(SubscribeOptions::new().start(Start::Earliest).policy(SlowConsumerPolicy::DropOldest)).unwrap();
+    let mut member = topic.group("g", Start::Earliest).unwrap().join();
+    let mut p = topic.publisher().unwrap();
+    for i in 0u64..10 {
+        p.publish(&i.to_le_bytes()).unwrap();
+    }
+    let value = |payload: &[u8]| u64::from_le_bytes(payload.try_into().unwrap());
+    // Each reader as "poll a batch, handing each value to a callback that may stop".
+    type Read = Box<dyn FnMut(&mut dyn FnMut(u64) -> bool) -> usize>;
+    let mut reads: Vec<Read> = vec![
+        Box::new(move |f| block.poll_batch_while(100, Some(Duration::ZERO), |e| f(value(e.payload))).unwrap()),
+        Box::new(move |f| copying.poll_batch_while(100, Some(Duration::ZERO), |e| f(value(e.payload))).unwrap()),
+        Box::new(move |f| member.poll_batch_while(100, Some(Duration::ZERO), |e| f(value(e.payload))).unwrap()),
+    ];
+    for read in &mut reads {
+        let mut first = Vec::new();
+        // Stop at 3: it is handled, 4.. stay for the next call.
+        assert_eq!(
+            read(&mut |v| {
+                first.push(v);
+                v != 3
+            }),
+            4
+        );
+        assert_eq!(first, [0, 1, 2, 3]);
+        let mut rest = Vec::new();
+        assert_eq!(
+            read(&mut |v| {
+                rest.push(v);
+                true
+            }),
+            6
+        );
+        assert_eq!(rest, (4..10).collect::<Vec<_>>());
+    }
+}

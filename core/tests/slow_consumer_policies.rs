@@ -41,6 +41,41 @@ fn block_reader_makes_try_publish_hand_the_event_back() {
 }
 
 #[test]
+fn held_batch_keeps_producers_back_until_the_next_call() {
+    let t = topic();
+    let mut sub = t.subscribe(SubscribeOptions::new()).unwrap();
+    let mut copying = t.subscribe(SubscribeOptions::new().policy(SlowConsumerPolicy::DropOldest)).unwrap();
+    let mut p = t.publisher().unwrap();
+    let mut n = 0u64;
+    while p.try_publish(&n.to_le_bytes()).is_ok() {
+        n += 1;
+    }
+    // A DropOldest reader copies: its events are valid for the call only.
+    let mut flags = Vec::new();
+    copying.poll_batch_held(4, Some(Duration::ZERO), |_, in_place| flags.push(in_place)).unwrap();
+    assert_eq!(flags, [false; 4]);
+    // Read everything but hold it: the frames stay where they are, so the ring stays full.
+    let mut views: Vec<(*const u8, usize, bool)> = Vec::new();
+    let got = sub
+        .poll_batch_held(usize::MAX, Some(Duration::ZERO), |e, in_place| {
+            views.push((e.payload.as_ptr(), e.payload.len(), in_place))
+        })
+        .unwrap();
+    assert_eq!(got as u64, n);
+    assert!(views.iter().all(|v| v.2), "a Block reader's events are read in place");
+    assert!(matches!(p.try_publish(b"no room"), Err(TryPublishError::Full(_))), "held frames are not released");
+    for (i, &(ptr, len, _)) in views.iter().enumerate() {
+        // SAFETY: in-place events stay valid until the next &mut call on `sub`, which has not
+        // happened yet; this is the guarantee under test.
+        let payload = unsafe { std::slice::from_raw_parts(ptr, len) };
+        assert_eq!(payload, (i as u64).to_le_bytes());
+    }
+    // The next call releases them.
+    assert_eq!(sub.poll_batch_held(1, Some(Duration::ZERO), |_, _| {}).unwrap(), 0);
+    p.try_publish(b"fits again").unwrap();
+}
+
+#[test]
 fn drop_oldest_reader_is_lapped_and_counts_its_loss() {
     let t = topic();
     let mut slow = t.subscribe(SubscribeOptions::new().policy(SlowConsumerPolicy::DropOldest)).unwrap();

@@ -1,6 +1,7 @@
 /* The cost of the C API per event, single-threaded, on an in-memory topic: publish one event
  * per call, publish batches of 64, poll one event per call (rb_poll_each with max 1: borrowed,
- * no copy), poll batches of 1024 (rb_poll_each). 8-byte payloads. The comparison harness runs
+ * no copy), poll batches of 1024 with a callback (rb_poll_each) and into an array of views
+ * (rb_poll_views). 8-byte payloads. The comparison harness runs
  * this beside the same loops on the Rust API and reports the ratios.
  * usage: c_api_bench <events per run>
  * prints lines "<test> <median ns/event> <checksum>" over 5 runs. */
@@ -37,9 +38,13 @@ static int32_t add(void *user, const rb_event_view *e) {
     return 0;
 }
 
-/* One run: publish n events (single or batch), then read them back (single or batch).
+enum poll_mode { POLL_SINGLE, POLL_EACH, POLL_VIEWS };
+
+static rb_event_view views[256];
+
+/* One run: publish n events (single or batch), then read them back (poll_mode).
  * Writes the publish and poll times in ns/event; returns the checksum read. */
-static uint64_t run(long n, int batch_publish, int batch_poll, double *publish_ns, double *poll_ns) {
+static uint64_t run(long n, int batch_publish, enum poll_mode mode, double *publish_ns, double *poll_ns) {
     rb_config *config = NULL;
     must(rb_config_new(&config), "config");
     must(rb_config_set(config, "capacity", "67108864"), "capacity");
@@ -76,7 +81,16 @@ static uint64_t run(long n, int batch_publish, int batch_poll, double *publish_n
     long got = 0;
     while (got < n) {
         size_t k = 0;
-        must(rb_poll_each(sub, batch_poll ? 1024 : 1, 0, add, &sum, &k), "poll");
+        if (mode == POLL_VIEWS) {
+            must(rb_poll_views(sub, views, 256, 0, &k), "poll_views");
+            for (size_t i = 0; i < k; i++) {
+                uint64_t v;
+                memcpy(&v, views[i].payload.data, sizeof v);
+                sum += v;
+            }
+        } else {
+            must(rb_poll_each(sub, mode == POLL_EACH ? 1024 : 1, 0, add, &sum, &k), "poll");
+        }
         got += (long)k;
     }
     double t2 = now_ns();
@@ -93,19 +107,27 @@ static uint64_t run(long n, int batch_publish, int batch_poll, double *publish_n
 int main(int argc, char **argv) {
     long n = argc > 1 ? strtol(argv[1], NULL, 10) : 1000000;
     n -= n % 64;
-    double pub_single[5], pub_batch[5], poll_single[5], poll_batch[5];
+    double pub_single[5], pub_batch[5], pub_batch2[5], poll_single[5], poll_batch[5], poll_views[5];
     uint64_t sum = 0;
     for (int r = 0; r < 5; r++) {
-        sum = run(n, 0, 0, &pub_single[r], &poll_single[r]);
-        sum = run(n, 1, 1, &pub_batch[r], &poll_batch[r]);
+        sum = run(n, 0, POLL_SINGLE, &pub_single[r], &poll_single[r]);
+        uint64_t each = run(n, 1, POLL_EACH, &pub_batch[r], &poll_batch[r]);
+        uint64_t viewed = run(n, 1, POLL_VIEWS, &pub_batch2[r], &poll_views[r]);
+        if (each != sum || viewed != sum) {
+            fprintf(stderr, "c_api_bench: checksums differ: %llu %llu %llu\n", (unsigned long long)sum,
+                    (unsigned long long)each, (unsigned long long)viewed);
+            return 1;
+        }
     }
     qsort(pub_single, 5, sizeof(double), cmp);
     qsort(pub_batch, 5, sizeof(double), cmp);
     qsort(poll_single, 5, sizeof(double), cmp);
     qsort(poll_batch, 5, sizeof(double), cmp);
+    qsort(poll_views, 5, sizeof(double), cmp);
     printf("publish_single %.3f %llu\n", pub_single[2], (unsigned long long)sum);
     printf("publish_batch %.3f %llu\n", pub_batch[2], (unsigned long long)sum);
     printf("poll_single %.3f %llu\n", poll_single[2], (unsigned long long)sum);
     printf("poll_batch %.3f %llu\n", poll_batch[2], (unsigned long long)sum);
+    printf("poll_views %.3f %llu\n", poll_views[2], (unsigned long long)sum);
     return 0;
 }

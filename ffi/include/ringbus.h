@@ -59,7 +59,7 @@ typedef int32_t rb_status;
  */
 typedef struct rb_slice {
   /**
-   * First byte (NULL when `len` is 0).
+   * First byte. When `len` is 0 it may be NULL or any other value and must not be read.
    */
   const uint8_t *data;
   /**
@@ -106,7 +106,8 @@ typedef struct rb_event_view {
 } rb_event_view;
 
 /**
- * Called once per event by `rb_poll_each`; return 0 to go on, non-zero to stop after this one.
+ * Called once per event by `rb_poll_each`; return 0 to go on, non-zero to stop after this
+ * one (the events after it stay unread, for the next poll).
  */
 typedef int32_t (*rb_event_fn)(void *user, const struct rb_event_view *event);
 
@@ -713,6 +714,29 @@ rb_status rb_publish_buffer(struct rb_publisher *publisher,
                             rb_free_fn free_fn,
                             void *ctx,
                             uint64_t *out_offset);
+
+/**
+ * Fills `views[0..n)` with up to `max` events and writes `n` to `out_count`, waiting up to
+ * `timeout_ms` for the first. No allocation once warm, and no copy where the events can be
+ * read in place: a `RB_POLICY_BLOCK` subscription lends them straight from the ring.
+ * Events it has to copy (read back from disk, by a `drop_oldest` or evicting reader, or by a
+ * group member) go into a buffer the subscription reuses.
+ *
+ * Ownership: the views borrow from the subscription until the next `rb_poll*` or
+ * `rb_commit` call on it, or `rb_subscription_free`; producers of a blocking subscription
+ * wait behind them until then, so poll again soon. `RB_ERR_INVALID_ARG` when `max` is 0.
+ *
+ * Threads: one thread at a time per subscription (it may move between threads).
+ *
+ * # Safety
+ * `sub` NULL or live and unshared; `views` NULL or writable for `max` views; `out_count`
+ * writable.
+ */
+rb_status rb_poll_views(struct rb_subscription *sub,
+                        struct rb_event_view *views,
+                        size_t max,
+                        int32_t timeout_ms,
+                        size_t *out_count);
 
 /**
  * Polls up to `max` events into a new batch, waiting up to `timeout_ms` for the first.

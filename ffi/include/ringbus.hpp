@@ -4,6 +4,7 @@
 #define RINGBUS_HPP
 
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -52,15 +53,41 @@ class subscription {
 public:
     explicit subscription(rb_subscription *raw) : raw_(raw) {}
     /// Calls `f(const rb_event_view &)` for up to `max` events (borrowed for the call); returns
-    /// how many, 0 on timeout; throws on other errors (RB_ERR_CLOSED when drained).
+    /// how many, 0 on timeout; throws on other errors (RB_ERR_CLOSED when drained). An
+    /// exception from `f` stops the batch (the events before it count as read) and is
+    /// rethrown here; it never crosses the C library.
     template <typename F>
     size_t poll_each(size_t max, int32_t timeout_ms, F &&f) {
-        size_t n = 0;
+        struct context {
+            F &f;
+            std::exception_ptr thrown;
+        } ctx{f, nullptr};
         auto trampoline = [](void *user, const rb_event_view *event) -> int32_t {
-            (*static_cast<F *>(user))(*event);
-            return 0;
+            auto *c = static_cast<context *>(user);
+            try {
+                c->f(*event);
+                return 0;
+            } catch (...) {
+                c->thrown = std::current_exception();
+                return 1;
+            }
         };
-        rb_status s = rb_poll_each(raw_.get(), max, timeout_ms, trampoline, &f, &n);
+        size_t n = 0;
+        rb_status s = rb_poll_each(raw_.get(), max, timeout_ms, trampoline, &ctx, &n);
+        if (ctx.thrown) {
+            std::rethrow_exception(ctx.thrown);
+        }
+        if (s == RB_ERR_TIMED_OUT) {
+            return 0;
+        }
+        check(s);
+        return n;
+    }
+    /// Fills `views[0..n)` with up to `max` events and returns `n` (0 on timeout); the views
+    /// borrow from this subscription until its next poll or commit (see rb_poll_views).
+    size_t poll_views(rb_event_view *views, size_t max, int32_t timeout_ms) {
+        size_t n = 0;
+        rb_status s = rb_poll_views(raw_.get(), views, max, timeout_ms, &n);
         if (s == RB_ERR_TIMED_OUT) {
             return 0;
         }

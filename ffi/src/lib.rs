@@ -177,7 +177,7 @@ unsafe fn receipt_status(result: Result<ringbus_core::Receipt, Error>, out_offse
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct rb_slice {
-    /// First byte (NULL when `len` is 0).
+    /// First byte. When `len` is 0 it may be NULL or any other value and must not be read.
     pub data: *const u8,
     /// Number of bytes.
     pub len: usize,
@@ -753,6 +753,10 @@ pub struct rb_subscription {
     reader: Reader,
     /// The readiness descriptor, once asked for.
     fd: Option<ReadyFd>,
+    /// Keys and payloads `rb_poll_views` had to copy, lent until the next call.
+    held: Vec<u8>,
+    /// Views of the last `rb_poll_views` that point into `held`: (view, key at, payload at).
+    copied: Vec<(usize, usize, usize)>,
 }
 
 /// An eventfd kept readable while the reader may have something to read, by a helper thread.
@@ -835,7 +839,7 @@ impl Drop for ReadyFd {
 
 impl rb_subscription {
     fn new(reader: Reader) -> Self {
-        Self { reader, fd: None }
+        Self { reader, fd: None, held: Vec::new(), copied: Vec::new() }
     }
 
     /// Called after a poll that found nothing.
@@ -1073,7 +1077,8 @@ pub struct rb_event_view {
     pub payload: rb_slice,
 }
 
-/// Called once per event by `rb_poll_each`; return 0 to go on, non-zero to stop after this one.
+/// Called once per event by `rb_poll_each`; return 0 to go on, non-zero to stop after this
+/// one (the events after it stay unread, for the next poll).
 pub type rb_event_fn = Option<unsafe extern "C" fn(user: *mut c_void, event: *const rb_event_view) -> i32>;
 
 /// Hands up to `max` events to `callback`, borrowed from the ring for the call (no copy, no
@@ -1099,11 +1104,7 @@ pub unsafe extern "C" fn rb_poll_each(
         let Some(s) = (unsafe { sub.as_mut() }) else { return fail(RB_ERR_NULL_ARG, "subscription is NULL") };
         let Some(callback) = callback else { return fail(RB_ERR_NULL_ARG, "callback is NULL") };
         // A callback asking to stop ends the batch early: later events stay unread.
-        let mut stopped = false;
         let mut handle = |e: ringbus_core::EventRef<'_>| {
-            if stopped {
-                return;
-            }
             let key = e.key.unwrap_or(&[]);
             // Straight from the slices (no branch per event): a zero-length slice's pointer is
             // not NULL here, and must not be read.
@@ -1115,12 +1116,12 @@ pub unsafe extern "C" fn rb_poll_each(
                 payload: rb_slice { data: e.payload.as_ptr(), len: e.payload.len() },
             };
             // SAFETY: the caller supplied a valid function; `view` lives for the call.
-            stopped = unsafe { callback(user, &view) } != 0;
+            unsafe { callback(user, &view) == 0 }
         };
         let max = max.max(1);
         let n = match &mut s.reader {
-            Reader::Fanout(sub) => sub.poll_batch(max, timeout(timeout_ms), &mut handle),
-            Reader::Member(m) => m.poll_batch(max, timeout(timeout_ms), &mut handle),
+            Reader::Fanout(sub) => sub.poll_batch_while(max, timeout(timeout_ms), &mut handle),
+            Reader::Member(m) => m.poll_batch_while(max, timeout(timeout_ms), &mut handle),
         };
         match n {
             Ok(n) => {
@@ -1344,6 +1345,99 @@ pub unsafe extern "C" fn rb_publish_buffer(
         }
     }
     status
+}
+
+/// Fills `views[0..n)` with up to `max` events and writes `n` to `out_count`, waiting up to
+/// `timeout_ms` for the first. No allocation once warm, and no copy where the events can be
+/// read in place: a `RB_POLICY_BLOCK` subscription lends them straight from the ring.
+/// Events it has to copy (read back from disk, by a `drop_oldest` or evicting reader, or by a
+/// group member) go into a buffer the subscription reuses.
+///
+/// Ownership: the views borrow from the subscription until the next `rb_poll*` or
+/// `rb_commit` call on it, or `rb_subscription_free`; producers of a blocking subscription
+/// wait behind them until then, so poll again soon. `RB_ERR_INVALID_ARG` when `max` is 0.
+///
+/// Threads: one thread at a time per subscription (it may move between threads).
+///
+/// # Safety
+/// `sub` NULL or live and unshared; `views` NULL or writable for `max` views; `out_count`
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn rb_poll_views(
+    sub: *mut rb_subscription,
+    views: *mut rb_event_view,
+    max: usize,
+    timeout_ms: i32,
+    out_count: *mut usize,
+) -> rb_status {
+    boundary(|| {
+        // SAFETY: NULL or live and unshared per the contract.
+        let Some(s) = (unsafe { sub.as_mut() }) else { return fail(RB_ERR_NULL_ARG, "subscription is NULL") };
+        if views.is_null() {
+            return fail(RB_ERR_NULL_ARG, "views is NULL");
+        }
+        if out_count.is_null() {
+            return fail(RB_ERR_NULL_ARG, "out_count is NULL");
+        }
+        if max == 0 {
+            return fail(RB_ERR_INVALID_ARG, "max is 0: there is no room for a view");
+        }
+        let (held, copied) = (&mut s.held, &mut s.copied);
+        held.clear();
+        copied.clear();
+        let mut n = 0;
+        // Copied bytes are placed by offset into `held` (which may grow while filling) and
+        // turned into pointers after the batch.
+        let mut add = |e: ringbus_core::EventRef<'_>, in_place: bool| {
+            let key = e.key.unwrap_or(&[]);
+            let (key, payload) = if in_place {
+                (
+                    rb_slice { data: key.as_ptr(), len: key.len() },
+                    rb_slice { data: e.payload.as_ptr(), len: e.payload.len() },
+                )
+            } else {
+                let k = held.len();
+                held.extend_from_slice(key);
+                held.extend_from_slice(e.payload);
+                copied.push((n, k, k + key.len()));
+                let none = std::ptr::null();
+                (rb_slice { data: none, len: key.len() }, rb_slice { data: none, len: e.payload.len() })
+            };
+            let view =
+                rb_event_view { offset: e.offset, partition: e.partition, timestamp_ns: e.timestamp, key, payload };
+            // SAFETY: `n < max` (the batch stops at `max`), and `views` is writable for `max`
+            // views per the contract.
+            unsafe { views.add(n).write(view) };
+            n += 1;
+        };
+        let result = match &mut s.reader {
+            Reader::Fanout(sub) => sub.poll_batch_held(max, timeout(timeout_ms), &mut add),
+            Reader::Member(m) => m.poll_batch(max, timeout(timeout_ms), |e| add(e, false)),
+        };
+        for &(i, k, p) in &s.copied {
+            // SAFETY: view `i` was written above and is ours until we return.
+            let v = unsafe { &mut *views.add(i) };
+            v.key.data = s.held[k..].as_ptr();
+            v.payload.data = s.held[p..].as_ptr();
+        }
+        match result {
+            Ok(n) => {
+                // SAFETY: checked non-NULL; writable per the contract.
+                unsafe { out_count.write(n) };
+                if n == 0 {
+                    s.found_nothing();
+                    fail(RB_ERR_TIMED_OUT, "no event before the timeout")
+                } else {
+                    RB_OK
+                }
+            }
+            Err(e) => {
+                // SAFETY: as above.
+                unsafe { out_count.write(0) };
+                from_error(e)
+            }
+        }
+    })
 }
 
 /// Events polled together and copied into one buffer: `rb_batch_len` events, each borrowed

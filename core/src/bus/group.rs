@@ -329,13 +329,28 @@ impl Member {
     where
         F: FnMut(EventRef<'_>),
     {
+        self.poll_batch_while(max, timeout, |e| {
+            f(e);
+            true
+        })
+    }
+
+    /// As [`poll_batch`](Self::poll_batch), but stops after the first event for which `f`
+    /// returns false (it counts as handled); the rest of this member's run stays its own for
+    /// the next call.
+    pub fn poll_batch_while<F>(&mut self, max: usize, timeout: Option<Duration>, mut f: F) -> Result<usize, Error>
+    where
+        F: FnMut(EventRef<'_>) -> bool,
+    {
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut n = 0;
         while n < max {
             match self.find(max - n) {
                 Ok(Some(found)) => {
-                    f(self.take(found));
                     n += 1;
+                    if !f(self.take(found)) {
+                        break;
+                    }
                 }
                 Ok(None) if n > 0 => break,
                 Ok(None) => {

@@ -273,21 +273,71 @@ impl Subscription {
     where
         F: FnMut(EventRef<'_>),
     {
+        let n = self.batch(max, timeout, &mut |e, _| {
+            f(e);
+            true
+        })?;
+        self.release();
+        Ok(n)
+    }
+
+    /// As [`poll_batch`](Self::poll_batch), but stops after the first event for which `f`
+    /// returns false (it counts as handled); the events after it stay unread for the next call.
+    pub fn poll_batch_while<F>(&mut self, max: usize, timeout: Option<Duration>, mut f: F) -> Result<usize, Error>
+    where
+        F: FnMut(EventRef<'_>) -> bool,
+    {
+        let n = self.batch(max, timeout, &mut |e, _| f(e))?;
+        self.release();
+        Ok(n)
+    }
+
+    /// As [`poll_batch`](Self::poll_batch), but producers stay held where the batch began
+    /// until the next call on this subscription that takes `&mut self` (or its drop). `f`
+    /// gets each event with `in_place`: true when the event was read straight from the ring
+    /// and so stays valid and unchanged until then, false when it was copied (from disk, or
+    /// by a `DropOldest` or `Evict` reader) and is valid for the call of `f` only. For
+    /// bindings that lend events past the call (the C API's `rb_poll_views`); Rust code
+    /// wants `poll_batch`, whose borrows the compiler checks.
+    pub fn poll_batch_held<F>(&mut self, max: usize, timeout: Option<Duration>, mut f: F) -> Result<usize, Error>
+    where
+        F: FnMut(EventRef<'_>, bool),
+    {
+        self.batch(max, timeout, &mut |e, in_place| {
+            f(e, in_place);
+            true
+        })
+    }
+
+    /// The batch loop of the `poll_batch` family: releases what the last call handed out,
+    /// then hands up to `max` events to `f` with whether each is in place, stopping after
+    /// one for which `f` returns false.
+    #[inline(always)]
+    fn batch<F>(&mut self, max: usize, timeout: Option<Duration>, f: &mut F) -> Result<usize, Error>
+    where
+        F: FnMut(EventRef<'_>, bool) -> bool,
+    {
         self.release();
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut n = 0;
         while n < max {
             if self.mode == Mode::Gated && self.pending.is_none() {
-                let k = self.drain_gated(max - n, &mut f);
+                let (k, go_on) = self.drain_gated(max - n, f);
+                n += k;
+                if !go_on {
+                    break;
+                }
                 if k > 0 {
-                    n += k;
                     continue;
                 }
             }
             match self.find() {
                 Ok(Some(found)) => {
-                    f(self.take(found));
+                    let in_place = !found.copied;
                     n += 1;
+                    if !f(self.take(found), in_place) {
+                        break;
+                    }
                 }
                 Ok(None) if n > 0 => break,
                 Ok(None) => {
@@ -302,7 +352,6 @@ impl Subscription {
                 }
             }
         }
-        self.release();
         Ok(n)
     }
 
@@ -508,11 +557,13 @@ impl Subscription {
     }
 
     /// Gated mode's batch path: hands every event below each partition's commit frontier (up
-    /// to `max`) to `f` straight from the ring, without waiting. Returns how many.
-    fn drain_gated<F: FnMut(EventRef<'_>)>(&mut self, max: usize, f: &mut F) -> usize {
+    /// to `max`) to `f` straight from the ring, without waiting, until `f` returns false.
+    /// Returns how many, and whether `f` wants more.
+    fn drain_gated<F: FnMut(EventRef<'_>, bool) -> bool>(&mut self, max: usize, f: &mut F) -> (usize, bool) {
         let count = self.parts.len();
         let topic = &self.topic;
         let mut n = 0;
+        let mut go_on = true;
         for step in 0..count {
             let slot = wrap(self.turn + step, count);
             let part = &mut self.parts[slot];
@@ -525,7 +576,7 @@ impl Subscription {
             }
             let (mut position, end) = (part.position, part.committed);
             let start_n = n;
-            while position < end && n < max {
+            while position < end && n < max && go_on {
                 let (padding, len) = ring.committed_frame(position);
                 if !padding {
                     let (timestamp, meta) = ring.header(position);
@@ -533,7 +584,7 @@ impl Subscription {
                     // and our gate stays at or before it until the next `release`, which needs
                     // &mut self, after `f` has returned.
                     let body = unsafe { ring.body(position, len) };
-                    f(event_from_frame(position, part.partition, timestamp, meta, body));
+                    go_on = f(event_from_frame(position, part.partition, timestamp, meta, body), true);
                     n += 1;
                 }
                 position += align(len) as u64;
@@ -541,13 +592,13 @@ impl Subscription {
             part.position = position;
             part.index += (n - start_n) as u64;
             self.counters.position[part.partition as usize].set(position);
-            if n >= max {
+            if n >= max || !go_on {
                 self.turn = wrap(slot + 1, count);
                 break;
             }
         }
         self.counters.delivered.add(n as u64);
-        n
+        (n, go_on)
     }
 
     /// Advances past `found` and returns it as an event.

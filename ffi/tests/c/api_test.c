@@ -316,6 +316,90 @@ static void test_eviction(void) {
     rb_config_free(config);
 }
 
+/* rb_poll_views: in place for a blocking subscription, copied for drop_oldest and group
+ * members; every view holds its event's bytes until the next call. */
+static void check_views(rb_subscription *sub, const char *what) {
+    rb_event_view views[64];
+    size_t n = 99;
+    CHECK_STATUS(rb_poll_views(sub, views, 64, 1000, &n), RB_OK);
+    if (n != 40) {
+        fprintf(stderr, "%s: got %zu views, not 40\n", what, n);
+        failures++;
+        return;
+    }
+    /* Every view is checked only after the whole batch was taken: none was overwritten. */
+    for (uint32_t i = 0; i < 40; i++) {
+        uint32_t v = 0;
+        char key[16];
+        int key_len = snprintf(key, sizeof key, "k%u", (unsigned)i);
+        CHECK(views[i].payload.len == sizeof v);
+        memcpy(&v, views[i].payload.data, sizeof v);
+        CHECK(v == i * 3);
+        CHECK(views[i].key.len == (size_t)key_len && memcmp(views[i].key.data, key, (size_t)key_len) == 0);
+        CHECK(i == 0 || views[i].offset > views[i - 1].offset);
+    }
+    CHECK_STATUS(rb_poll_views(sub, views, 64, 0, &n), RB_ERR_TIMED_OUT);
+    CHECK(n == 0);
+}
+
+static int32_t stop_now(void *user, const rb_event_view *event) {
+    (void)event;
+    ++*(int *)user;
+    return 1;
+}
+
+static void test_poll_views(void) {
+    rb_bus *bus = NULL;
+    CHECK_STATUS(rb_bus_open(NULL, &bus), RB_OK);
+    rb_topic *topic = NULL;
+    CHECK_STATUS(rb_topic_create(bus, "views", NULL, &topic), RB_OK);
+    rb_subscription *block = NULL, *dropping = NULL, *member = NULL;
+    CHECK_STATUS(rb_subscribe(topic, RB_START_EARLIEST, 0, RB_POLICY_BLOCK, &block), RB_OK);
+    CHECK_STATUS(rb_subscribe(topic, RB_START_EARLIEST, 0, RB_POLICY_DROP_OLDEST, &dropping), RB_OK);
+    CHECK_STATUS(rb_group_join(topic, "viewers", RB_START_EARLIEST, 0, &member), RB_OK);
+    rb_publisher *publisher = NULL;
+    CHECK_STATUS(rb_publisher_new(topic, &publisher), RB_OK);
+    for (uint32_t i = 0; i < 40; i++) {
+        uint32_t v = i * 3;
+        char key[16];
+        int key_len = snprintf(key, sizeof key, "k%u", (unsigned)i);
+        CHECK_STATUS(rb_publish_keyed(publisher, (const uint8_t *)&v, sizeof v, (const uint8_t *)key, (size_t)key_len,
+                                      0, NULL),
+                     RB_OK);
+    }
+    /* A callback that stops leaves the events after it unread. */
+    rb_subscription *stopper = NULL;
+    CHECK_STATUS(rb_subscribe(topic, RB_START_EARLIEST, 0, RB_POLICY_BLOCK, &stopper), RB_OK);
+    int calls = 0;
+    size_t handled = 0;
+    CHECK_STATUS(rb_poll_each(stopper, 100, 0, stop_now, &calls, &handled), RB_OK);
+    CHECK(calls == 1 && handled == 1);
+    rb_event_view rest[64];
+    CHECK_STATUS(rb_poll_views(stopper, rest, 64, 0, &handled), RB_OK);
+    uint32_t second = 0;
+    CHECK(handled == 39 && rest[0].payload.len == sizeof second);
+    memcpy(&second, rest[0].payload.data, sizeof second);
+    CHECK(second == 3);
+    rb_subscription_free(stopper);
+    check_views(block, "block");
+    check_views(dropping, "drop_oldest");
+    check_views(member, "member");
+
+    rb_event_view view;
+    size_t n = 0;
+    CHECK_STATUS(rb_poll_views(NULL, &view, 1, 0, &n), RB_ERR_NULL_ARG);
+    CHECK_STATUS(rb_poll_views(block, NULL, 1, 0, &n), RB_ERR_NULL_ARG);
+    CHECK_STATUS(rb_poll_views(block, &view, 1, 0, NULL), RB_ERR_NULL_ARG);
+    CHECK_STATUS(rb_poll_views(block, &view, 0, 0, &n), RB_ERR_INVALID_ARG);
+    CHECK(strstr(rb_last_error_message(), "max") != NULL);
+    rb_publisher_free(publisher);
+    rb_subscription_free(block);
+    rb_subscription_free(dropping);
+    rb_subscription_free(member);
+    rb_topic_free(topic);
+    rb_bus_free(bus);
+}
+
 static int readable(int fd, int timeout_ms) {
     struct pollfd p = {fd, POLLIN, 0};
     return poll(&p, 1, timeout_ms) == 1 && (p.revents & POLLIN);
@@ -417,6 +501,7 @@ int main(int argc, char **argv) {
     test_claims_buffers_batches_stats();
     test_readiness_fd();
     test_eviction();
+    test_poll_views();
     test_persisted(argv[1]);
     if (failures != 0) {
         fprintf(stderr, "api_test: %d checks failed\n", failures);
