@@ -79,8 +79,9 @@ typedef int32_t rb_start;
 typedef int32_t rb_policy;
 
 /**
- * An event as `rb_poll_each` hands it to the callback: borrowed for the call only. (A slice
- * of length 0 may have any `data` pointer there; do not read it.)
+ * An event lent to the caller, by `rb_poll_each` (for the call of the callback),
+ * `rb_poll_views` (until the next poll of that subscription) or `rb_batch_get` (until
+ * `rb_batch_free`). A slice of length 0 may have any `data` pointer; do not read it.
  */
 typedef struct rb_event_view {
   /**
@@ -290,13 +291,14 @@ extern "C" {
 
 /**
  * The library's version as `(major << 16) | (minor << 8) | patch`; compare with `RB_VERSION`.
- * Threads: any thread (the last error message is kept per thread).
+ * Threads: any thread.
  */
 uint32_t rb_version(void);
 
 /**
- * A static, NUL-terminated description of `status`; never NULL.
- * Threads: any thread (the last error message is kept per thread).
+ * A static, NUL-terminated description of `status`; never NULL (unknown codes get a
+ * description saying so).
+ * Threads: any thread.
  */
 const char *rb_status_str(rb_status status);
 
@@ -367,7 +369,8 @@ rb_status rb_bus_close(const struct rb_bus *bus);
  * subscription handles made from it stay safe to use and to free: they report
  * `RB_ERR_CLOSED`.
  *
- * Threads: any thread, concurrently with other calls on the same bus or topic.
+ * Threads: any thread, once no other thread uses this `rb_bus *` (handles made from it may
+ * still be in use elsewhere).
  *
  * # Safety
  * `bus` is NULL or came from `rb_bus_open` and is not used afterwards.
@@ -403,10 +406,11 @@ rb_status rb_topic_open(const struct rb_bus *bus, const char *name, struct rb_to
 /**
  * Frees a topic handle (the topic stays on the bus); NULL is a no-op.
  *
- * Threads: any thread, concurrently with other calls on the same bus or topic.
+ * Threads: any thread, once no other thread uses this `rb_topic *` (publishers and
+ * subscriptions made from it stay valid).
  *
  * # Safety
- * `topic` is NULL or came from `rb_topic_open` and is not used afterwards.
+ * `topic` is NULL or came from `rb_topic_create` / `rb_topic_open` and is not used afterwards.
  */
 void rb_topic_free(struct rb_topic *topic);
 
@@ -558,7 +562,8 @@ rb_status rb_group_join(const struct rb_topic *topic,
  * Threads: one thread at a time per subscription (it may move between threads).
  *
  * # Safety
- * `sub` is NULL or came from `rb_subscribe` / `rb_group_join` and is not used afterwards.
+ * `sub` is NULL or came from `rb_subscribe` / `rb_subscribe_evicting` / `rb_group_join` and
+ * is not used afterwards.
  */
 void rb_subscription_free(struct rb_subscription *sub);
 
@@ -575,8 +580,9 @@ void rb_subscription_free(struct rb_subscription *sub);
 rb_status rb_poll(struct rb_subscription *sub, int32_t timeout_ms, struct rb_event **out);
 
 /**
- * Hands up to `max` events to `callback`, borrowed from the ring for the call (no copy, no
- * allocation), waiting up to `timeout_ms` for the first. Writes the number handled to
+ * Hands up to `max` events to `callback`, each borrowed for the call (no allocation; a
+ * `RB_POLICY_BLOCK` subscription lends them straight from the ring), waiting up to
+ * `timeout_ms` for the first. Writes the number handled to
  * `out_count` if not NULL. The callback runs on this thread and must not call back into this
  * subscription.
  *
@@ -593,7 +599,10 @@ rb_status rb_poll_each(struct rb_subscription *sub,
                        size_t *out_count);
 
 /**
- * Commits a group member's progress (persisted topics; see the Rust `Member::commit`).
+ * Commits a group member's progress: every event it was handed counts as processed, and
+ * the group's offsets are written and fsynced, so the group resumes after them when joined
+ * again with `RB_START_COMMITTED` (also after a restart). `RB_ERR_INVALID_ARG` for a fanout
+ * subscription, `RB_ERR_NOT_PERSISTED` on an in-memory topic.
  *
  * Threads: one thread at a time per subscription (it may move between threads).
  *
@@ -653,7 +662,7 @@ uint32_t rb_event_partition(const struct rb_event *event);
 uint64_t rb_event_timestamp(const struct rb_event *event);
 
 /**
- * Frees an event; NULL is a no-op. Any thread.
+ * Frees an event; NULL is a no-op.
  *
  * Threads: any thread; events and batches are immutable (free each once, from any thread).
  *
@@ -776,7 +785,7 @@ rb_status rb_batch_get(const struct rb_batch *batch,
                        struct rb_event_view *out);
 
 /**
- * Frees a batch and the events borrowed from it; NULL is a no-op. Any thread.
+ * Frees a batch and the events borrowed from it; NULL is a no-op.
  *
  * Threads: any thread; events and batches are immutable (free each once, from any thread).
  *

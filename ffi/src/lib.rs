@@ -190,7 +190,7 @@ impl rb_slice {
 }
 
 /// The library's version as `(major << 16) | (minor << 8) | patch`; compare with `RB_VERSION`.
-/// Threads: any thread (the last error message is kept per thread).
+/// Threads: any thread.
 #[no_mangle]
 pub extern "C" fn rb_version() -> u32 {
     let v = |s: &str| s.parse::<u32>().unwrap_or(0);
@@ -199,8 +199,9 @@ pub extern "C" fn rb_version() -> u32 {
         | v(env!("CARGO_PKG_VERSION_PATCH"))
 }
 
-/// A static, NUL-terminated description of `status`; never NULL.
-/// Threads: any thread (the last error message is kept per thread).
+/// A static, NUL-terminated description of `status`; never NULL (unknown codes get a
+/// description saying so).
+/// Threads: any thread.
 #[no_mangle]
 pub extern "C" fn rb_status_str(status: rb_status) -> *const c_char {
     let s: &'static CStr = match status {
@@ -428,7 +429,8 @@ pub unsafe extern "C" fn rb_bus_close(bus: *const rb_bus) -> rb_status {
 /// subscription handles made from it stay safe to use and to free: they report
 /// `RB_ERR_CLOSED`.
 ///
-/// Threads: any thread, concurrently with other calls on the same bus or topic.
+/// Threads: any thread, once no other thread uses this `rb_bus *` (handles made from it may
+/// still be in use elsewhere).
 ///
 /// # Safety
 /// `bus` is NULL or came from `rb_bus_open` and is not used afterwards.
@@ -515,10 +517,11 @@ pub unsafe extern "C" fn rb_topic_open(bus: *const rb_bus, name: *const c_char, 
 
 /// Frees a topic handle (the topic stays on the bus); NULL is a no-op.
 ///
-/// Threads: any thread, concurrently with other calls on the same bus or topic.
+/// Threads: any thread, once no other thread uses this `rb_topic *` (publishers and
+/// subscriptions made from it stay valid).
 ///
 /// # Safety
-/// `topic` is NULL or came from `rb_topic_open` and is not used afterwards.
+/// `topic` is NULL or came from `rb_topic_create` / `rb_topic_open` and is not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn rb_topic_free(topic: *mut rb_topic) {
     if !topic.is_null() {
@@ -1015,7 +1018,8 @@ pub unsafe extern "C" fn rb_group_join(
 /// Threads: one thread at a time per subscription (it may move between threads).
 ///
 /// # Safety
-/// `sub` is NULL or came from `rb_subscribe` / `rb_group_join` and is not used afterwards.
+/// `sub` is NULL or came from `rb_subscribe` / `rb_subscribe_evicting` / `rb_group_join` and
+/// is not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn rb_subscription_free(sub: *mut rb_subscription) {
     if !sub.is_null() {
@@ -1061,8 +1065,9 @@ pub unsafe extern "C" fn rb_poll(sub: *mut rb_subscription, timeout_ms: i32, out
     })
 }
 
-/// An event as `rb_poll_each` hands it to the callback: borrowed for the call only. (A slice
-/// of length 0 may have any `data` pointer there; do not read it.)
+/// An event lent to the caller, by `rb_poll_each` (for the call of the callback),
+/// `rb_poll_views` (until the next poll of that subscription) or `rb_batch_get` (until
+/// `rb_batch_free`). A slice of length 0 may have any `data` pointer; do not read it.
 #[repr(C)]
 pub struct rb_event_view {
     /// Offset in the partition (its byte position in the log).
@@ -1081,8 +1086,9 @@ pub struct rb_event_view {
 /// one (the events after it stay unread, for the next poll).
 pub type rb_event_fn = Option<unsafe extern "C" fn(user: *mut c_void, event: *const rb_event_view) -> i32>;
 
-/// Hands up to `max` events to `callback`, borrowed from the ring for the call (no copy, no
-/// allocation), waiting up to `timeout_ms` for the first. Writes the number handled to
+/// Hands up to `max` events to `callback`, each borrowed for the call (no allocation; a
+/// `RB_POLICY_BLOCK` subscription lends them straight from the ring), waiting up to
+/// `timeout_ms` for the first. Writes the number handled to
 /// `out_count` if not NULL. The callback runs on this thread and must not call back into this
 /// subscription.
 ///
@@ -1141,7 +1147,10 @@ pub unsafe extern "C" fn rb_poll_each(
     })
 }
 
-/// Commits a group member's progress (persisted topics; see the Rust `Member::commit`).
+/// Commits a group member's progress: every event it was handed counts as processed, and
+/// the group's offsets are written and fsynced, so the group resumes after them when joined
+/// again with `RB_START_COMMITTED` (also after a restart). `RB_ERR_INVALID_ARG` for a fanout
+/// subscription, `RB_ERR_NOT_PERSISTED` on an in-memory topic.
 ///
 /// Threads: one thread at a time per subscription (it may move between threads).
 ///
@@ -1222,7 +1231,7 @@ pub unsafe extern "C" fn rb_event_timestamp(event: *const rb_event) -> u64 {
     unsafe { event.as_ref() }.map_or(0, |e| e.event.timestamp)
 }
 
-/// Frees an event; NULL is a no-op. Any thread.
+/// Frees an event; NULL is a no-op.
 ///
 /// Threads: any thread; events and batches are immutable (free each once, from any thread).
 ///
@@ -1533,7 +1542,7 @@ pub unsafe extern "C" fn rb_batch_get(batch: *const rb_batch, i: usize, out: *mu
     })
 }
 
-/// Frees a batch and the events borrowed from it; NULL is a no-op. Any thread.
+/// Frees a batch and the events borrowed from it; NULL is a no-op.
 ///
 /// Threads: any thread; events and batches are immutable (free each once, from any thread).
 ///
