@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, docs, unit/integration/doc tests, the durability
-# tests on both I/O backends, the multi-thread stress tests (release), the loom models, the criterion benches once, and a quick run of the
-# comparison harness (which aborts on a wrong count or checksum).
-# Needs only the Rust toolchain (cargo, rustfmt, clippy); fetches crates from crates.io.
+# The whole test suite: formatting, lints, docs, unit/integration/doc tests, the C API from
+# C and C++, the Python package (scripts/python-tests.sh), the durability tests on both I/O
+# backends, fuzzing, the multi-thread stress tests (release), the loom models, the criterion
+# benches once, and a quick run of the comparison harness (which aborts on a wrong count or
+# checksum).
+# Needs the Rust toolchain (cargo, rustfmt, clippy), gcc/g++ and python3; fetches crates from
+# crates.io and Python packages from PyPI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -78,6 +81,9 @@ awk '/^## From C and C\+\+/{f=1} f&&/^```c$/{c=1;next} c&&/^```$/{exit} c{print}
 gcc -std=c11 "${CWARN[@]}" target/c/readme.c "${LIBS[@]}" -o target/c/readme
 target/c/readme > target/c/out && expect target/c/out '{"sensor":17,"celsius":21.5} at offset 0'
 unset PKG_CONFIG_PATH UBSAN_OPTIONS
+
+step "Python package: venv, maturin build (release), pytest, stubtest, quick benchmark"
+scripts/python-tests.sh
 
 DURABILITY_TESTS=(--test persisted_topics_survive_reopen --test crash_loses_no_acknowledged_event
   --test log_damage_is_handled --test failed_writes_poison_the_partition --test retention_deletes_whole_old_segments

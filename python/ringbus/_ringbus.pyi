@@ -180,8 +180,6 @@ class Event:
     def payload(self) -> bytes: ...
     def view(self) -> memoryview:
         """The payload as a memoryview, without a copy."""
-    def __len__(self) -> int:
-        """The payload's length."""
 
 @final
 class EventBatch:

@@ -94,6 +94,13 @@ fn closed_reader(py: Python<'_>) -> PyErr {
 /// The bytes of a payload or key: bytes and str are borrowed; bytearray and other buffers
 /// (memoryview, array, numpy) are copied, since they can change while we read them.
 fn bytes_of<'a>(obj: &'a Bound<'_, PyAny>, what: &str) -> PyResult<Cow<'a, [u8]>> {
+    bytes_or_wrong_type(obj, || what.to_owned())
+}
+
+/// As [`bytes_of`], naming the argument only when it is wrong (`publish_many` calls this per
+/// value).
+#[inline]
+fn bytes_or_wrong_type<'a>(obj: &'a Bound<'_, PyAny>, what: impl FnOnce() -> String) -> PyResult<Cow<'a, [u8]>> {
     if let Ok(b) = obj.cast::<PyBytes>() {
         return Ok(Cow::Borrowed(b.as_bytes()));
     }
@@ -107,7 +114,8 @@ fn bytes_of<'a>(obj: &'a Bound<'_, PyAny>, what: &str) -> PyResult<Cow<'a, [u8]>
         return Ok(Cow::Owned(buffer.to_vec(obj.py())?));
     }
     Err(PyTypeError::new_err(format!(
-        "{what} must be bytes, bytearray, memoryview or str, not {}",
+        "{} must be bytes, bytearray, memoryview or str, not {}",
+        what(),
         obj.get_type().name()?
     )))
 }
@@ -182,8 +190,8 @@ fn start_of(obj: &Bound<'_, PyAny>, group: bool) -> PyResult<rb::Start> {
             "latest" => Ok(rb::Start::Latest),
             "committed" if group => Ok(rb::Start::Committed),
             other => Err(PyValueError::new_err(format!(
-                "start must be \"earliest\", \"latest\"{}, an offset or a datetime, not {other:?}",
-                if group { ", \"committed\"" } else { "" }
+                "start must be 'earliest', 'latest'{}, an offset or a datetime, not '{other}'",
+                if group { ", 'committed'" } else { "" }
             ))),
         };
     }
@@ -258,7 +266,7 @@ impl TopicOptions {
                 "dedup_window" => o.dedup_window = Some(v.extract().map_err(bad)?),
                 other => {
                     return Err(PyTypeError::new_err(format!(
-                        "unknown option {other:?}; the options are {}",
+                        "unknown option '{other}'; the options are {}",
                         OPTION_NAMES.join(", ")
                     )))
                 }
@@ -293,9 +301,9 @@ impl TopicOptions {
             // 10 ms by default, as in the C API.
             "async" => Ok(rb::Durability::Async { max_delay: max_delay.unwrap_or(Duration::from_millis(10)) }),
             "sync" => Ok(rb::Durability::Sync),
-            other => Err(PyValueError::new_err(format!(
-                "durability must be \"memory\", \"async\" or \"sync\", not {other:?}"
-            ))),
+            other => {
+                Err(PyValueError::new_err(format!("durability must be 'memory', 'async' or 'sync', not '{other}'")))
+            }
         }
     }
 
@@ -343,8 +351,18 @@ fn durability_name(d: &rb::Durability) -> &'static str {
 /// An event bus: in memory, or persisted in a data directory.
 #[pyclass(frozen, module = "ringbus")]
 struct Bus {
-    inner: rb::Bus,
+    /// None once closed: dropping the core bus releases the data directory's lock, so the
+    /// directory can be opened again while this object lives on.
+    inner: Mutex<Option<rb::Bus>>,
+    path: Option<PathBuf>,
     defaults: TopicOptions,
+}
+
+impl Bus {
+    /// The core bus (a cheap clone); ClosedError after `close`.
+    fn core(&self, py: Python<'_>) -> PyResult<rb::Bus> {
+        self.inner.lock().clone().ok_or_else(|| err(py, rb::Error::Closed))
+    }
 }
 
 #[pymethods]
@@ -354,11 +372,12 @@ impl Bus {
     fn new(py: Python<'_>, path: Option<PathBuf>, options: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
         let defaults = TopicOptions::from_kwargs(options)?;
         defaults.config()?; // checks the values now rather than at the first topic
-        let inner = match path {
+        let inner = match &path {
             None => rb::Bus::new(),
-            Some(path) => py.detach(|| rb::Bus::open(&path)).map_err(|e| err(py, e))?,
+            Some(path) => py.detach(|| rb::Bus::open(path)).map_err(|e| err(py, e))?,
         };
-        Ok(Self { inner, defaults })
+        let path = inner.data_dir().map(|p| p.to_path_buf());
+        Ok(Self { inner: Mutex::new(Some(inner)), path, defaults })
     }
 
     /// The topic `name`: opened if it exists, created with the options (over the bus's
@@ -375,7 +394,8 @@ impl Bus {
         let mut given = TopicOptions::from_kwargs(options)?;
         given.partitions = partitions.or(given.partitions);
         given.durability = durability.or(given.durability);
-        if let Some(existing) = self.inner.topic(name) {
+        let bus = self.core(py)?;
+        if let Some(existing) = bus.topic(name) {
             let config = existing.config();
             if let Some(p) = given.partitions {
                 if p != config.partitions {
@@ -383,7 +403,7 @@ impl Bus {
                         py,
                         rb::Error::InvalidConfig {
                             field: "partitions",
-                            reason: format!("topic {name:?} exists with {} partitions, not {p}", config.partitions),
+                            reason: format!("topic '{name}' exists with {} partitions, not {p}", config.partitions),
                         },
                     ));
                 }
@@ -395,7 +415,7 @@ impl Bus {
                         rb::Error::InvalidConfig {
                             field: "durability",
                             reason: format!(
-                                "topic {name:?} exists with {} durability, not {d}",
+                                "topic '{name}' exists with {} durability, not {d}",
                                 durability_name(&config.durability)
                             ),
                         },
@@ -405,19 +425,19 @@ impl Bus {
             return Ok(Topic::new(existing));
         }
         let config = given.over(&self.defaults).config()?;
-        match py.detach(|| self.inner.create_topic(name, config)) {
+        match py.detach(|| bus.create_topic(name, config)) {
             Ok(topic) => Ok(Topic::new(topic)),
             // Created by another thread meanwhile: open it.
-            Err(rb::Error::TopicExists(_)) if self.inner.topic(name).is_some() => {
-                Ok(Topic::new(self.inner.topic(name).expect("checked")))
+            Err(rb::Error::TopicExists(_)) if bus.topic(name).is_some() => {
+                Ok(Topic::new(bus.topic(name).expect("checked")))
             }
             Err(e) => Err(err(py, e)),
         }
     }
 
-    /// Names of the bus's topics, sorted.
+    /// Names of the bus's topics, sorted (none once closed).
     fn topics(&self) -> Vec<String> {
-        let mut names = self.inner.topic_names();
+        let mut names = self.inner.lock().as_ref().map(|b| b.topic_names()).unwrap_or_default();
         names.sort();
         names
     }
@@ -425,13 +445,19 @@ impl Bus {
     /// The data directory, or None in memory.
     #[getter]
     fn path(&self) -> Option<PathBuf> {
-        self.inner.data_dir().map(|p| p.to_path_buf())
+        self.path.clone()
     }
 
     /// Closes every topic: publishing fails, readers drain, persisted topics are written and
-    /// fsynced. Idempotent.
+    /// fsynced, and the data directory is released. Idempotent.
     fn close(&self, py: Python<'_>) {
-        py.detach(|| self.inner.close());
+        let bus = self.inner.lock().take();
+        if let Some(bus) = bus {
+            py.detach(move || {
+                bus.close();
+                drop(bus);
+            });
+        }
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {
@@ -445,9 +471,11 @@ impl Bus {
     }
 
     fn __repr__(&self) -> String {
-        match self.inner.data_dir() {
-            Some(p) => format!("Bus(path={:?}, topics={})", p.display().to_string(), self.inner.topic_names().len()),
-            None => format!("Bus(path=None, topics={})", self.inner.topic_names().len()),
+        let topics = self.topics().len();
+        let closed = if self.inner.lock().is_none() { ", closed" } else { "" };
+        match &self.path {
+            Some(p) => format!("Bus(path={:?}, topics={topics}{closed})", p.display().to_string()),
+            None => format!("Bus(path=None, topics={topics}{closed})"),
         }
     }
 }
@@ -633,7 +661,7 @@ impl Topic {
             "evict" => rb::SlowConsumerPolicy::Evict { after: seconds(evict_after, "evict_after")? },
             other => {
                 return Err(PyValueError::new_err(format!(
-                    "policy must be \"block\", \"drop_oldest\" or \"evict\", not {other:?}"
+                    "policy must be 'block', 'drop_oldest' or 'evict', not '{other}'"
                 )))
             }
         };
@@ -775,7 +803,7 @@ impl<'py> Values<'py> {
                 spans.push(None);
                 continue;
             }
-            let bytes = bytes_of(item, &format!("{what}[{i}]"))?;
+            let bytes = bytes_or_wrong_type(item, || format!("{what}[{i}]"))?;
             spans.push(Some(match bytes {
                 Cow::Borrowed(b) => Span::Borrowed(b.as_ptr() as usize, b.len()),
                 Cow::Owned(v) => Span::Copied(v),
@@ -1078,10 +1106,6 @@ impl Event {
     /// A memoryview of the payload, without copying it.
     fn view<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyMemoryView>> {
         PyMemoryView::from(self.payload.bind(py).as_any())
-    }
-
-    fn __len__(&self, py: Python<'_>) -> usize {
-        self.payload.bind(py).as_bytes().len()
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {

@@ -1,0 +1,279 @@
+"""ringbus from Python, beside what a Python user would otherwise use, in one process run.
+
+    target/py-venv/bin/python python/benches/bench.py [--quick] [--json]
+
+64-byte payloads, medians of 5 runs, events per second:
+- publish: one `Topic.publish` call per event;
+- publish_many: lists of 10,000 payloads, one call each;
+- poll: one `Subscription.poll(0)` call per event;
+- poll_batch -> Arrow: `poll_batch(65536)` and `pyarrow.table(batch)` per batch;
+- queue.SimpleQueue between two threads (a pure-Python baseline);
+- pyzmq inproc PUB/SUB between two threads, if pyzmq is installed;
+and the cost of one call: a bare pyo3 call (`ringbus._ringbus._noop`) against `publish`.
+Every run checks the count and a checksum of what was read; a mismatch aborts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import queue
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Callable
+
+import ringbus
+import ringbus._ringbus as ext
+
+PAYLOAD = 64
+RUNS = 5
+
+
+def payload(i: int) -> bytes:
+    return i.to_bytes(8, "little") * (PAYLOAD // 8)
+
+
+def checksum(payloads: list[bytes]) -> int:
+    return sum(int.from_bytes(p[:8], "little") for p in payloads)
+
+
+def expected(n: int) -> int:
+    return n * (n - 1) // 2
+
+
+def measure(run: Callable[[int], float], n: int) -> tuple[float, float, float]:
+    """Median, min and max events/s over RUNS runs of `run(n)` (which returns seconds)."""
+    rates = sorted(n / run(n) for _ in range(RUNS))
+    return statistics.median(rates), rates[0], rates[-1]
+
+
+def topic(bus: ringbus.Bus, name: str) -> ringbus.Topic:
+    return bus.topic(name, capacity=256 << 20, max_payload=PAYLOAD, max_key=0)
+
+
+def run_publish(n: int) -> float:
+    data = [payload(i) for i in range(n)]
+    with ringbus.Bus() as bus:
+        t = topic(bus, "p")
+        sub = t.subscribe("earliest")
+        publish = t.publish
+        start = time.perf_counter()
+        for p in data:
+            publish(p)
+        elapsed = time.perf_counter() - start
+        check(sub, n)
+    return elapsed
+
+
+def run_publish_many(n: int) -> float:
+    data = [payload(i) for i in range(n)]
+    chunks = [data[i : i + 10_000] for i in range(0, n, 10_000)]
+    with ringbus.Bus() as bus:
+        t = topic(bus, "pm")
+        sub = t.subscribe("earliest")
+        start = time.perf_counter()
+        for chunk in chunks:
+            t.publish_many(chunk)
+        elapsed = time.perf_counter() - start
+        check(sub, n)
+    return elapsed
+
+
+def check(sub: ringbus.Subscription, n: int) -> None:
+    """Reads everything back and checks the count and checksum."""
+    got: list[bytes] = []
+    while len(got) < n:
+        batch = sub.poll_batch(65536, timeout=5.0)
+        if len(batch) == 0:
+            break
+        got.extend(e.payload for e in batch)
+    if len(got) != n or checksum(got) != expected(n):
+        sys.exit(f"bench: read {len(got)} events, checksum {checksum(got)}; expected {n}, {expected(n)}")
+
+
+def filled(bus: ringbus.Bus, name: str, n: int) -> ringbus.Subscription:
+    t = topic(bus, name)
+    sub = t.subscribe("earliest")
+    for i in range(0, n, 10_000):
+        t.publish_many([payload(j) for j in range(i, min(n, i + 10_000))])
+    return sub
+
+
+def run_poll(n: int) -> float:
+    with ringbus.Bus() as bus:
+        sub = filled(bus, "poll", n)
+        poll = sub.poll
+        total = 0
+        start = time.perf_counter()
+        for _ in range(n):
+            event = poll(0)
+            assert event is not None
+            total += int.from_bytes(event.payload[:8], "little")
+        elapsed = time.perf_counter() - start
+    if total != expected(n):
+        sys.exit(f"bench: poll checksum {total}, expected {expected(n)}")
+    return elapsed
+
+
+def run_poll_arrow(n: int) -> float:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    with ringbus.Bus() as bus:
+        warm = filled(bus, "warm-up", 10)  # pyarrow's first import of a stream sets things up
+        pa.table(warm.poll_batch(10, timeout=1.0))
+        sub = filled(bus, "arrow", n)
+        tables = []
+        got = 0
+        start = time.perf_counter()
+        while got < n:
+            table = pa.table(sub.poll_batch(65536, timeout=1.0))
+            got += table.num_rows
+            tables.append(table)
+        elapsed = time.perf_counter() - start
+    # Checked outside the timing: the first 8 bytes of each payload, summed.
+    total = 0
+    for table in tables:
+        firsts = pc.binary_slice(table.column("payload"), 0, 8)
+        total += sum(int.from_bytes(b, "little") for b in firsts.to_pylist())
+    if got != n or total != expected(n):
+        sys.exit(f"bench: arrow read {got} events, checksum {total}; expected {n}, {expected(n)}")
+    return elapsed
+
+
+def run_simple_queue(n: int) -> float:
+    q: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+    data = [payload(i) for i in range(n)]
+    total = [0]
+
+    def consume() -> None:
+        s = 0
+        for _ in range(n):
+            s += int.from_bytes(q.get()[:8], "little")
+        total[0] = s
+
+    consumer = threading.Thread(target=consume)
+    start = time.perf_counter()
+    consumer.start()
+    for p in data:
+        q.put(p)
+    consumer.join()
+    elapsed = time.perf_counter() - start
+    if total[0] != expected(n):
+        sys.exit(f"bench: SimpleQueue checksum {total[0]}, expected {expected(n)}")
+    return elapsed
+
+
+_zmq_runs = iter(range(1_000_000))
+
+
+def run_zmq(n: int) -> float:
+    import zmq
+
+    ctx = zmq.Context.instance()
+    address = f"inproc://bench-{next(_zmq_runs)}"
+    pub = ctx.socket(zmq.PUB)
+    pub.setsockopt(zmq.SNDHWM, 0)
+    pub.setsockopt(zmq.LINGER, 0)
+    pub.bind(address)
+    sub = ctx.socket(zmq.SUB)
+    sub.setsockopt(zmq.RCVHWM, 0)
+    sub.setsockopt(zmq.LINGER, 0)
+    sub.setsockopt(zmq.SUBSCRIBE, b"")
+    sub.connect(address)
+    # PUB/SUB drops messages until the subscription has propagated: ping until one arrives.
+    while True:
+        pub.send(b"ping")
+        if sub.poll(10):
+            while sub.poll(0):
+                sub.recv()
+            break
+    data = [payload(i) for i in range(n)]
+    total = [0]
+
+    def consume() -> None:
+        s = 0
+        for _ in range(n):
+            s += int.from_bytes(sub.recv()[:8], "little")
+        total[0] = s
+
+    consumer = threading.Thread(target=consume)
+    start = time.perf_counter()
+    consumer.start()
+    for p in data:
+        pub.send(p)
+    consumer.join()
+    elapsed = time.perf_counter() - start
+    pub.close()
+    sub.close()
+    if total[0] != expected(n):
+        sys.exit(f"bench: pyzmq checksum {total[0]}, expected {expected(n)}")
+    return elapsed
+
+
+def call_cost(n: int) -> tuple[float, float]:
+    """Median ns per call: a bare pyo3 call, and publish of 64 bytes."""
+    noop = ext._noop
+    p = payload(1)
+    noops, publishes = [], []
+    with ringbus.Bus() as bus:
+        publish = topic(bus, "cost").publish  # no reader: nothing to drain
+        for _ in range(RUNS):
+            start = time.perf_counter()
+            for _ in range(n):
+                noop()
+            noops.append((time.perf_counter() - start) / n * 1e9)
+            start = time.perf_counter()
+            for _ in range(n):
+                publish(p)
+            publishes.append((time.perf_counter() - start) / n * 1e9)
+    return statistics.median(noops), statistics.median(publishes)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer events per run (a smoke run)")
+    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    args = parser.parse_args()
+    n = 100_000 if args.quick else 1_000_000
+    rows: list[tuple[str, str, float, float, float]] = []
+    tests: list[tuple[str, str, Callable[[int], float]]] = [
+        ("publish", "ringbus", run_publish),
+        ("publish_many", "ringbus", run_publish_many),
+        ("poll", "ringbus", run_poll),
+        ("poll_batch -> Arrow", "ringbus", run_poll_arrow),
+        ("put/get, 2 threads", "queue.SimpleQueue", run_simple_queue),
+    ]
+    try:
+        import zmq  # noqa: F401
+
+        tests.append(("inproc PUB/SUB, 2 threads", "pyzmq", run_zmq))
+    except ImportError:
+        print("pyzmq is not installed: its row is left out (pip install pyzmq)", file=sys.stderr)
+    for name, system, run in tests:
+        median, low, high = measure(run, n)
+        rows.append((name, system, median, low, high))
+        if args.json:
+            print(json.dumps({"test": name, "system": system, "events_per_s": median, "min": low, "max": high}))
+    noop_ns, publish_ns = call_cost(n // 4)
+    if args.json:
+        print(json.dumps({"test": "call_cost", "noop_ns": noop_ns, "publish_ns": publish_ns}))
+        return
+    print(f"ringbus {ringbus.__version__} from Python {sys.version.split()[0]}: {PAYLOAD}-byte payloads, "
+          f"{n} events per run, medians of {RUNS} (min-max), million events/s")
+    for name, system, median, low, high in rows:
+        print(f"  {system:<18} {name:<28} {median / 1e6:8.2f}  ({low / 1e6:.2f}-{high / 1e6:.2f})")
+    baseline = next(r[2] for r in rows if r[1] == "queue.SimpleQueue")
+    by_name = {r[0]: r[2] for r in rows if r[1] == "ringbus"}
+    print("\ntargets (from this run):")
+    print(f"  publish_many: {by_name['publish_many'] / 1e6:.2f} M/s (target >= 5), "
+          f"{by_name['publish_many'] / baseline:.1f}x SimpleQueue")
+    print(f"  poll_batch -> Arrow: {by_name['poll_batch -> Arrow'] / 1e6:.2f} M/s (target >= 5)")
+    print(f"  publish: {publish_ns:.0f} ns a call against {noop_ns:.0f} ns for a bare pyo3 call: "
+          f"{publish_ns / noop_ns:.2f}x (target <= 2)")
+
+
+if __name__ == "__main__":
+    main()
