@@ -69,6 +69,7 @@ pub use bus::{
 };
 #[cfg(not(loom))]
 pub use log::io::IoChoice;
+pub use log::verify::{verify_data_dir, Damage, PartitionCheck, TopicCheck, VerifyReport};
 pub use ring::wait::WaitStrategy;
 
 /// The README's examples, compiled and run as doc tests so they cannot go stale.

@@ -347,4 +347,31 @@ impl Topic {
     pub fn stats(&self) -> TopicStats {
         self.inner.stats()
     }
+
+    /// Persisted topics: every group that committed, with its committed offsets (one per
+    /// partition), sorted by name; empty in memory. Reads the groups' offsets files.
+    ///
+    /// Errors: [`Error::Io`], [`Error::CorruptLog`] (an offsets file whose checksum fails).
+    pub fn committed_groups(&self) -> Result<Vec<(String, Vec<u64>)>, Error> {
+        let Some(logs) = &self.inner.logs else { return Ok(Vec::new()) };
+        let Some(topic_dir) = logs[0].dir.parent() else { return Ok(Vec::new()) };
+        let groups_dir = topic_dir.join("groups");
+        let entries = match std::fs::read_dir(&groups_dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io(format!("listing {}", groups_dir.display()), &e)),
+        };
+        let mut names: Vec<String> = entries
+            .flatten()
+            .filter_map(|e| e.file_name().to_string_lossy().strip_suffix(".offsets").map(str::to_owned))
+            .collect();
+        names.sort();
+        let mut groups = Vec::with_capacity(names.len());
+        for name in names {
+            if let Some(offsets) = crate::log::read_group_offsets(topic_dir, &name, self.partitions())? {
+                groups.push((name, offsets));
+            }
+        }
+        Ok(groups)
+    }
 }

@@ -17,6 +17,7 @@ pub(crate) mod io;
 pub(crate) mod persister;
 pub(crate) mod reader;
 pub(crate) mod timeindex;
+pub(crate) mod verify;
 
 use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};

@@ -1,0 +1,417 @@
+//! The commands that look inside a data directory or feed it: topics, stats, tail, verify,
+//! publish.
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use ringbus::{Bus, Durability, Record, Start, SubscribeOptions, Topic, TopicConfig};
+
+use crate::report::{format_time, parse_time};
+use crate::{DurabilityArg, Failure, Outcome};
+
+/// Opens a bus on an existing data directory (never creates one).
+fn open(dir: &Path) -> Result<Bus, Failure> {
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => return Err(Failure::new(format!("{} is not a directory", dir.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Failure::new(format!("data directory {} does not exist", dir.display())))
+        }
+        Err(e) => return Err(Failure::new(format!("data directory {}: {e}", dir.display()))),
+    }
+    Ok(Bus::open(dir)?)
+}
+
+/// The topic `name` of `bus`, or an error naming the topics there are.
+fn topic(bus: &Bus, dir: &Path, name: &str) -> Result<Topic, Failure> {
+    bus.topic(name).ok_or_else(|| {
+        let names = bus.topic_names();
+        Failure::new(format!(
+            "no topic '{name}' in {} (topics: {})",
+            dir.display(),
+            if names.is_empty() { "none".to_owned() } else { names.join(", ") }
+        ))
+    })
+}
+
+fn durability_text(d: &Durability) -> String {
+    match d {
+        Durability::Memory => "memory".into(),
+        Durability::Async { max_delay } => format!("async (fsync within {} ms)", max_delay.as_millis()),
+        Durability::Sync => "sync".into(),
+        _ => format!("{d:?}"),
+    }
+}
+
+/// `ringbus topics DIR`.
+pub fn topics(dir: &Path) -> Outcome {
+    let bus = open(dir)?;
+    let mut out = std::io::stdout().lock();
+    for name in bus.topic_names() {
+        let t = topic(&bus, dir, &name)?;
+        let stats = t.stats();
+        let bytes: u64 = stats.partitions.iter().map(|p| p.next_offset - p.earliest_offset).sum();
+        writeln!(
+            out,
+            "{name}\t{} partitions\t{}\t{bytes} bytes",
+            t.partitions(),
+            durability_text(&t.config().durability)
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ringbus stats DIR [TOPIC]`.
+pub fn stats(dir: &Path, only: Option<&str>) -> Outcome {
+    let bus = open(dir)?;
+    let names = match only {
+        Some(name) => vec![topic(&bus, dir, name)?.name().to_owned()],
+        None => bus.topic_names(),
+    };
+    let mut out = std::io::stdout().lock();
+    for name in names {
+        let t = topic(&bus, dir, &name)?;
+        let c = t.config();
+        let stats = t.stats();
+        writeln!(out, "topic {name}")?;
+        writeln!(out, "  partitions      {}", c.partitions)?;
+        writeln!(out, "  durability      {}", durability_text(&c.durability))?;
+        writeln!(out, "  segment bytes   {}", c.segment_bytes)?;
+        writeln!(
+            out,
+            "  retention       {}; {}",
+            c.retention_bytes.map_or("no byte limit".into(), |b| format!("{b} bytes per partition")),
+            c.retention_age.map_or("no age limit".into(), |a| format!("{} s", a.as_secs()))
+        )?;
+        writeln!(out, "  io backend      {}", stats.io_backend.unwrap_or("-"))?;
+        writeln!(out, "  partition      earliest          next       durable  segments     log bytes")?;
+        for p in &stats.partitions {
+            let log = p.log.as_ref();
+            writeln!(
+                out,
+                "  {:>9} {:>13} {:>13} {:>13} {:>9} {:>13}",
+                p.partition,
+                p.earliest_offset,
+                p.next_offset,
+                log.map_or(0, |l| l.durable_offset),
+                log.map_or(0, |l| l.segments),
+                p.next_offset - p.earliest_offset
+            )?;
+        }
+        let groups = t.committed_groups()?;
+        if groups.is_empty() {
+            writeln!(out, "  groups          none committed")?;
+        }
+        for (group, committed) in groups {
+            let lag: Vec<u64> =
+                stats.partitions.iter().zip(&committed).map(|(p, &c)| p.next_offset.saturating_sub(c)).collect();
+            writeln!(
+                out,
+                "  group {group}: committed {:?}, lag {} bytes ({:?} per partition)",
+                committed,
+                lag.iter().sum::<u64>(),
+                lag
+            )?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// How `tail` prints events.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TailFormat {
+    /// `partition@offset time key payload`; payloads as JSON when they are JSON, else escaped.
+    Text,
+    /// One JSON object per event.
+    Json,
+    /// Only the payload bytes, one event a line.
+    Raw,
+}
+
+/// `ringbus tail`.
+#[derive(Args, Debug, Clone)]
+pub struct TailArgs {
+    /// The data directory.
+    dir: PathBuf,
+    /// The topic.
+    topic: String,
+    /// Where to start: earliest, latest, an offset (with one partition, or --partition), or a
+    /// time (RFC 3339, e.g. 2026-11-26T10:00:00Z).
+    #[arg(long, conflicts_with = "group")]
+    from: Option<String>,
+    /// Only this partition.
+    #[arg(long)]
+    partition: Option<u32>,
+    /// Keep waiting for new events (until Ctrl-C).
+    #[arg(long)]
+    follow: bool,
+    /// Read as a member of this work-queue group, from its last commit, committing after each
+    /// batch printed.
+    #[arg(long)]
+    group: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TailFormat::Text)]
+    format: TailFormat,
+}
+
+fn start_of(text: &str) -> Result<Start, Failure> {
+    match text {
+        "earliest" => Ok(Start::Earliest),
+        "latest" => Ok(Start::Latest),
+        t if t.bytes().all(|b| b.is_ascii_digit()) => {
+            t.parse().map(Start::Offset).map_err(|_| Failure::new(format!("--from {t}: offset too large")))
+        }
+        t => parse_time(t).map(Start::Timestamp).ok_or_else(|| {
+            Failure::new(format!(
+                "--from {t:?}: expected earliest, latest, an offset or a time such as 2026-11-26T10:00:00Z"
+            ))
+        }),
+    }
+}
+
+/// `ringbus tail`.
+pub fn tail(args: &TailArgs) -> Outcome {
+    let bus = open(&args.dir)?;
+    let t = topic(&bus, &args.dir, &args.topic)?;
+    if let Some(p) = args.partition {
+        if p >= t.partitions() {
+            return Err(Failure::new(format!(
+                "--partition {p}: topic '{}' has {} partitions",
+                args.topic,
+                t.partitions()
+            )));
+        }
+    }
+    // Without --follow: stop at the end the topic has now.
+    let ends: Vec<u64> = t.stats().partitions.iter().map(|p| p.next_offset).collect();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let wait = Some(Duration::from_millis(200));
+    match &args.group {
+        Some(group) => {
+            if args.partition.is_some() {
+                return Err(Failure::new("--partition and --group: a group member reads every partition"));
+            }
+            let mut member = t.group(group, Start::Committed)?.join();
+            loop {
+                let mut failed = Ok(());
+                let n = member.poll_batch(1024, wait, |e| {
+                    if failed.is_ok() {
+                        failed = print_event(&mut out, args.format, &e);
+                    }
+                })?;
+                failed?;
+                out.flush()?;
+                let committed = member.commit()?;
+                if n == 0 && !args.follow && committed.iter().zip(&ends).all(|(c, e)| c >= e) {
+                    break;
+                }
+            }
+        }
+        None => {
+            let start = match &args.from {
+                Some(from) => start_of(from)?,
+                None => Start::Earliest,
+            };
+            let mut options = SubscribeOptions::new().start(start);
+            if let Some(p) = args.partition {
+                options = options.partitions(vec![p]);
+            } else if matches!(start, Start::Offset(_)) && t.partitions() > 1 {
+                return Err(Failure::new(format!(
+                    "--from OFFSET needs --partition: topic '{}' has {} partitions",
+                    args.topic,
+                    t.partitions()
+                )));
+            }
+            let mut sub = t.subscribe(options)?;
+            loop {
+                let mut failed = Ok(());
+                let n = match sub.poll_batch(1024, wait, |e| {
+                    if failed.is_ok() {
+                        failed = print_event(&mut out, args.format, &e);
+                    }
+                }) {
+                    Ok(n) => n,
+                    Err(ringbus::Error::Closed) => break,
+                    Err(e) => return Err(e.into()),
+                };
+                failed?;
+                out.flush()?;
+                if n == 0 && !args.follow && sub.positions().iter().all(|&(p, at)| at >= ends[p as usize]) {
+                    break;
+                }
+            }
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_event(out: &mut impl Write, format: TailFormat, e: &ringbus::EventRef<'_>) -> Result<(), Failure> {
+    match format {
+        TailFormat::Raw => {
+            out.write_all(e.payload)?;
+            out.write_all(b"\n")?;
+        }
+        TailFormat::Text => {
+            let key = e.key.map_or("-".to_owned(), |k| k.escape_ascii().to_string());
+            writeln!(
+                out,
+                "{}@{} {} {key} {}",
+                e.partition,
+                e.offset,
+                format_time(e.timestamp),
+                payload_text(e.payload)
+            )?;
+        }
+        TailFormat::Json => {
+            let payload = match serde_json::from_slice::<serde_json::Value>(e.payload) {
+                Ok(v) => v,
+                Err(_) => serde_json::Value::String(e.payload.escape_ascii().to_string()),
+            };
+            let line = serde_json::json!({
+                "partition": e.partition,
+                "offset": e.offset,
+                "timestamp": format_time(e.timestamp),
+                "timestamp_ns": e.timestamp,
+                "key": e.key.map(|k| k.escape_ascii().to_string()),
+                "payload": payload,
+            });
+            writeln!(out, "{line}")?;
+        }
+    }
+    Ok(())
+}
+
+/// A payload as JSON when it is JSON, else as an escaped string in quotes.
+fn payload_text(payload: &[u8]) -> String {
+    match serde_json::from_slice::<serde_json::Value>(payload) {
+        Ok(v) => v.to_string(),
+        Err(_) => format!("\"{}\"", payload.escape_ascii()),
+    }
+}
+
+/// `ringbus verify DIR`.
+pub fn verify(dir: &Path) -> Outcome {
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => return Err(Failure::new(format!("{} is not a directory", dir.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Failure::new(format!("data directory {} does not exist", dir.display())))
+        }
+        Err(e) => return Err(Failure::new(format!("data directory {}: {e}", dir.display()))),
+    }
+    let report = ringbus::verify_data_dir(dir)?;
+    let mut out = std::io::stdout().lock();
+    for t in &report.topics {
+        let events: u64 = t.partitions.iter().map(|p| p.events).sum();
+        let segments: usize = t.partitions.iter().map(|p| p.segments).sum();
+        writeln!(
+            out,
+            "topic {}: {} partitions, {segments} segments, {events} events checked",
+            t.name,
+            t.partitions.len()
+        )?;
+        for p in &t.partitions {
+            if let Some((at, len)) = p.torn_tail {
+                writeln!(
+                    out,
+                    "  partition {}: torn tail of {len} bytes at offset {at} (an interrupted write; opening the bus cuts it)",
+                    p.partition
+                )?;
+            }
+        }
+    }
+    let damage: Vec<_> = report.damage().collect();
+    for d in &damage {
+        writeln!(out, "DAMAGE {} at byte {} (offset {}): {}", d.file.display(), d.file_position, d.offset, d.reason)?;
+    }
+    if damage.is_empty() {
+        writeln!(out, "ok: no damage in {}", dir.display())?;
+        Ok(ExitCode::SUCCESS)
+    } else {
+        writeln!(out, "{} damaged place(s)", damage.len())?;
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+/// `ringbus publish`.
+#[derive(Args, Debug, Clone)]
+pub struct PublishArgs {
+    /// The data directory (created if missing).
+    dir: PathBuf,
+    /// The topic (created if missing).
+    topic: String,
+    /// Key of every event (it picks the partition).
+    #[arg(long)]
+    key: Option<String>,
+    /// Partitions, when the topic is created (default 1).
+    #[arg(long)]
+    partitions: Option<u32>,
+    /// Durability, when the topic is created (default sync).
+    #[arg(long, value_enum)]
+    durability: Option<DurabilityArg>,
+}
+
+/// The core durability for an argument.
+pub fn durability_of(d: DurabilityArg) -> Durability {
+    match d {
+        DurabilityArg::Memory => Durability::Memory,
+        DurabilityArg::Async => Durability::Async { max_delay: Duration::from_millis(10) },
+        DurabilityArg::Sync => Durability::Sync,
+    }
+}
+
+/// `ringbus publish`.
+pub fn publish(args: &PublishArgs) -> Outcome {
+    if args.dir.exists() && !args.dir.is_dir() {
+        return Err(Failure::new(format!("{} is not a directory", args.dir.display())));
+    }
+    let bus = Bus::open(&args.dir)?;
+    let t = match bus.topic(&args.topic) {
+        Some(t) => {
+            if let Some(p) = args.partitions.filter(|&p| p != t.partitions()) {
+                return Err(Failure::new(format!(
+                    "topic '{}' exists with {} partitions, not {p}",
+                    args.topic,
+                    t.partitions()
+                )));
+            }
+            if let Some(d) = args.durability.map(durability_of) {
+                if std::mem::discriminant(&d) != std::mem::discriminant(&t.config().durability) {
+                    return Err(Failure::new(format!(
+                        "topic '{}' exists with {} durability",
+                        args.topic,
+                        durability_text(&t.config().durability)
+                    )));
+                }
+            }
+            t
+        }
+        None => {
+            let config = TopicConfig::new()
+                .partitions(args.partitions.unwrap_or(1))
+                .durability(durability_of(args.durability.unwrap_or(DurabilityArg::Sync)));
+            bus.create_topic(&args.topic, config)?
+        }
+    };
+    let mut publisher = t.publisher()?;
+    let stdin = std::io::stdin().lock();
+    let mut out = std::io::stdout().lock();
+    for line in stdin.split(b'\n') {
+        let line = line?;
+        let mut record = Record::new(&line);
+        if let Some(k) = &args.key {
+            record = record.key(k.as_bytes());
+        }
+        let receipt = publisher.publish(record)?;
+        writeln!(out, "{}", receipt.offset)?;
+        out.flush()?;
+    }
+    drop(publisher);
+    t.flush(None)?;
+    bus.close();
+    Ok(ExitCode::SUCCESS)
+}
