@@ -138,5 +138,10 @@ step "comparison harness, quick (every run checks its counts and checksums; figu
 timeout 600 cargo run --release --locked -p ringbus-benches --bin compare -- --quick --json > target/compare-quick.jsonl
 echo "$(wc -l < target/compare-quick.jsonl) results written to target/compare-quick.jsonl"
 
+step "IoT pipeline on ringbus, crossbeam-channel, Redis Streams and NATS JetStream, 1 s each (every run's aggregates checked)"
+# benches/peers.sh installs redis-server and nats-server (Debian) when it can, and says so when not.
+benches/peers.sh --duration 1 --json > target/iot-peers.jsonl
+echo "$(wc -l < target/iot-peers.jsonl) systems ran; results in target/iot-peers.jsonl"
+
 echo
 echo "all checks passed"

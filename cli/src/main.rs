@@ -5,6 +5,7 @@
 //! command quietly.
 
 mod inspect;
+mod peers;
 mod pipeline;
 mod report;
 
@@ -137,9 +138,16 @@ pub struct BenchArgs {
     /// Write results.json and plots (throughput over time, latency percentiles; SVG) here.
     #[arg(long)]
     pub report: Option<PathBuf>,
-    /// Also run the pipeline on crossbeam-channel in the same run.
+    /// Also run the pipeline on crossbeam-channel, and on Redis Streams and NATS JetStream
+    /// where they listen (--redis, --nats), in the same run.
     #[arg(long)]
     pub peers: bool,
+    /// Redis server for --peers.
+    #[arg(long, default_value = "127.0.0.1:6379")]
+    pub redis: String,
+    /// NATS server (with JetStream) for --peers.
+    #[arg(long, default_value = "127.0.0.1:4222")]
+    pub nats: String,
 }
 
 fn main() -> ExitCode {
@@ -163,6 +171,8 @@ fn main() -> ExitCode {
                 json: a.json,
                 report: None,
                 peers: false,
+                redis: String::new(),
+                nats: String::new(),
             };
             pipeline::demo(&args, a.keep)
         }

@@ -26,7 +26,7 @@ const SAMPLE: Duration = Duration::from_millis(100);
 
 /// One sensor reading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Reading {
+pub(crate) struct Reading {
     sensor: u32,
     seq: u32,
     /// Hundredths of a degree Celsius.
@@ -36,7 +36,7 @@ struct Reading {
 }
 
 impl Reading {
-    fn encode(&self, format: Format, out: &mut Vec<u8>) {
+    pub(crate) fn encode(&self, format: Format, out: &mut Vec<u8>) {
         out.clear();
         match format {
             Format::Json => {
@@ -56,7 +56,7 @@ impl Reading {
         }
     }
 
-    fn decode(format: Format, bytes: &[u8]) -> Option<Reading> {
+    pub(crate) fn decode(format: Format, bytes: &[u8]) -> Option<Reading> {
         match format {
             Format::Binary => {
                 let b: &[u8; 24] = bytes.try_into().ok()?;
@@ -96,8 +96,8 @@ fn value(sensor: u32, seq: u32) -> i32 {
 
 /// Count, min, max and sum of readings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Agg {
-    count: u64,
+pub(crate) struct Agg {
+    pub(crate) count: u64,
     min: i32,
     max: i32,
     sum: i64,
@@ -110,14 +110,14 @@ impl Default for Agg {
 }
 
 impl Agg {
-    fn add(&mut self, v: i32) {
+    pub(crate) fn add(&mut self, v: i32) {
         self.count += 1;
         self.min = self.min.min(v);
         self.max = self.max.max(v);
         self.sum += i64::from(v);
     }
 
-    fn merge(&mut self, o: &Agg) {
+    pub(crate) fn merge(&mut self, o: &Agg) {
         self.count += o.count;
         self.min = self.min.min(o.min);
         self.max = self.max.max(o.max);
@@ -126,28 +126,32 @@ impl Agg {
 }
 
 /// One aggregator's state: totals per sensor, and the open window per sensor.
-struct Aggregator {
+pub(crate) struct Aggregator {
     totals: Vec<Agg>,
     window: Vec<(u64, Agg)>,
-    windows_closed: u64,
-    events: u64,
-    latency: Histogram<u64>,
-    bad: u64,
+    pub(crate) windows_closed: u64,
+    pub(crate) events: u64,
+    /// Key and payload bytes seen (where the consumer counts them).
+    pub(crate) bytes: u64,
+    pub(crate) latency: Histogram<u64>,
+    /// Payloads that were not readings.
+    pub(crate) bad: u64,
 }
 
 impl Aggregator {
-    fn new(sensors: u32) -> Self {
+    pub(crate) fn new(sensors: u32) -> Self {
         Aggregator {
             totals: vec![Agg::default(); sensors as usize],
             window: vec![(u64::MAX, Agg::default()); sensors as usize],
             windows_closed: 0,
             events: 0,
+            bytes: 0,
             latency: latency_histogram(),
             bad: 0,
         }
     }
 
-    fn add(&mut self, r: &Reading, now_ns: u64) {
+    pub(crate) fn add(&mut self, r: &Reading, now_ns: u64) {
         let Some(total) = self.totals.get_mut(r.sensor as usize) else {
             self.bad += 1;
             return;
@@ -166,7 +170,7 @@ impl Aggregator {
         let _ = self.latency.record(now_ns.saturating_sub(r.sent_ns).max(1000) / 1000);
     }
 
-    fn finish(mut self) -> Self {
+    pub(crate) fn finish(mut self) -> Self {
         self.windows_closed += self.window.iter().filter(|w| w.0 != u64::MAX).count() as u64;
         self
     }
@@ -242,7 +246,7 @@ impl RunResult {
 }
 
 /// Checks the merged aggregates against what the producers published.
-fn check(expected: &[Agg], aggregators: &[Aggregator], archived: u64) -> Option<String> {
+pub(crate) fn check(expected: &[Agg], aggregators: &[Aggregator], archived: u64) -> Option<String> {
     let published: u64 = expected.iter().map(|a| a.count).sum();
     let mut merged = vec![Agg::default(); expected.len()];
     for a in aggregators {
@@ -269,7 +273,7 @@ fn my_sensors(p: u32, producers: u32, sensors: u32) -> impl Iterator<Item = u32>
 }
 
 /// Runs producer `p` until `stop`: returns what it published, per sensor.
-fn produce(
+pub(crate) fn produce(
     p: u32,
     args: &BenchArgs,
     stop: &AtomicBool,
@@ -315,7 +319,7 @@ fn produce(
 }
 
 /// Shows progress (on a terminal) and samples the ingest rate until `duration` passes.
-fn watch(
+pub(crate) fn watch(
     start: Instant,
     duration: Duration,
     published: &AtomicU64,
@@ -354,7 +358,7 @@ fn run_ringbus(args: &BenchArgs, dir: &std::path::Path) -> Result<RunResult, Fai
     let mut config = TopicConfig::new()
         .partitions(args.partitions)
         .durability(durability)
-        .capacity(16 << 20)
+        .capacity(1 << 20)
         .max_payload(256)
         .max_key(32);
     if persisted {
@@ -726,6 +730,18 @@ pub fn bench(args: &BenchArgs) -> Outcome {
     let mut results = vec![run_ringbus(args, &dir.path)?];
     if args.peers {
         results.push(run_crossbeam(args)?);
+        for (name, addr, run) in [
+            ("Redis", &args.redis, crate::peers::run_redis as fn(&BenchArgs, &str) -> Result<RunResult, Failure>),
+            ("NATS", &args.nats, crate::peers::run_nats),
+        ] {
+            if crate::peers::reachable(addr) {
+                results.push(run(args, addr)?);
+            } else {
+                eprintln!(
+                    "{name}: nothing listens at {addr}; left out (benches/peers.sh installs and starts the servers)"
+                );
+            }
+        }
     }
     if args.json {
         for r in &results {
