@@ -4,6 +4,8 @@
 //! arguments, from clap); nothing panics on bad input, and a closed stdout (`| head`) ends a
 //! command quietly.
 
+#![deny(unsafe_code)]
+
 mod inspect;
 mod peers;
 mod pipeline;
