@@ -12,16 +12,21 @@ use ringbus::{Bus, Durability, Record, Start, SubscribeOptions, Topic, TopicConf
 use crate::report::{format_time, parse_time};
 use crate::{DurabilityArg, Failure, Outcome};
 
-/// Opens a bus on an existing data directory (never creates one).
-fn open(dir: &Path) -> Result<Bus, Failure> {
+/// Fails unless `dir` is an existing directory (reading commands never create one).
+fn existing_dir(dir: &Path) -> Result<(), Failure> {
     match std::fs::metadata(dir) {
-        Ok(m) if m.is_dir() => {}
-        Ok(_) => return Err(Failure::new(format!("{} is not a directory", dir.display()))),
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(Failure::new(format!("{} is not a directory", dir.display()))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Failure::new(format!("data directory {} does not exist", dir.display())))
+            Err(Failure::new(format!("data directory {} does not exist", dir.display())))
         }
-        Err(e) => return Err(Failure::new(format!("data directory {}: {e}", dir.display()))),
+        Err(e) => Err(Failure::new(format!("data directory {}: {e}", dir.display()))),
     }
+}
+
+/// Opens a bus on an existing data directory.
+fn open(dir: &Path) -> Result<Bus, Failure> {
+    existing_dir(dir)?;
     Ok(Bus::open(dir)?)
 }
 
@@ -295,14 +300,7 @@ fn payload_text(payload: &[u8]) -> String {
 
 /// `ringbus verify DIR`.
 pub fn verify(dir: &Path) -> Outcome {
-    match std::fs::metadata(dir) {
-        Ok(m) if m.is_dir() => {}
-        Ok(_) => return Err(Failure::new(format!("{} is not a directory", dir.display()))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Failure::new(format!("data directory {} does not exist", dir.display())))
-        }
-        Err(e) => return Err(Failure::new(format!("data directory {}: {e}", dir.display()))),
-    }
+    existing_dir(dir)?;
     let report = ringbus::verify_data_dir(dir)?;
     let mut out = std::io::stdout().lock();
     for t in &report.topics {

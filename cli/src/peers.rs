@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::pipeline::{check, produce, watch, Agg, Aggregator, Reading, RunResult};
+use crate::pipeline::{join_producers, produce, watch, Aggregator, RunResult};
 use crate::{BenchArgs, Failure};
 
 fn io(what: &str) -> impl Fn(std::io::Error) -> Failure + '_ {
@@ -524,12 +524,7 @@ where
         consume(
             role,
             &mut |payload| {
-                let now = start.elapsed().as_nanos() as u64;
-                agg.bytes += payload.len() as u64 + "sensor-00000".len() as u64;
-                match Reading::decode(format, payload) {
-                    Some(r) => agg.add(&r, now),
-                    None => agg.bad += 1,
-                }
+                agg.take(payload, "sensor-00000".len(), format, start);
                 if let Some(c) = counter {
                     c.fetch_add(1, Ordering::Relaxed);
                 }
@@ -553,48 +548,23 @@ where
             .collect();
         let samples = watch(start, Duration::from_secs_f64(args.duration), &published, &archived, system);
         stop.store(true, Ordering::Relaxed);
-        let mut expected = vec![Agg::default(); sensors as usize];
-        let mut failure = None;
-        for p in producers {
-            match p.join().expect("a producer thread") {
-                Ok(e) => expected.iter_mut().zip(&e).for_each(|(a, b)| a.merge(b)),
-                Err(f) => failure = Some(f),
-            }
-        }
-        let sum: u64 = expected.iter().map(|a| a.count).sum();
-        total.store(if failure.is_some() { 0 } else { sum }, Ordering::Release);
+        let expected = join_producers(producers, sensors);
+        let sum: u64 = expected.as_ref().map_or(0, |e| e.iter().map(|a| a.count).sum());
+        total.store(sum, Ordering::Release);
         let archive = archiver.join().expect("the archiver thread");
         let aggregators: Vec<_> = workers.into_iter().map(|w| w.join().expect("an aggregator thread")).collect();
-        match failure {
-            Some(f) => Err(f),
-            None => Ok((expected, archive, aggregators, samples)),
-        }
+        Ok::<_, Failure>((expected?, archive?, aggregators.into_iter().collect::<Result<Vec<_>, _>>()?, samples))
     })?;
     let seconds = start.elapsed().as_secs_f64();
-    let archive = archive?;
-    let aggregators: Vec<Aggregator> = aggregators.into_iter().collect::<Result<_, _>>()?;
-    let mut latency = archive.latency.clone();
-    for a in &aggregators {
-        latency.add(&a.latency).expect("same bounds");
-    }
-    let events: u64 = expected.iter().map(|a| a.count).sum();
-    Ok(RunResult {
-        system: system.to_owned(),
+    Ok(RunResult::assemble(
+        system,
         durability,
-        io_backend: "the server's".into(),
-        format,
-        sensors,
-        partitions: args.partitions,
-        producers: args.producers,
-        aggregators: args.aggregators,
-        events,
-        bytes: archive.bytes,
+        "the server's".into(),
+        args,
+        &expected,
+        archive,
+        &aggregators,
         seconds,
-        archived: archive.events,
-        aggregated: aggregators.iter().map(|a| a.events).sum(),
-        windows: aggregators.iter().map(|a| a.windows_closed).sum(),
-        mismatch: check(&expected, &aggregators, archive.events),
-        latency,
-        throughput: samples,
-    })
+        samples,
+    ))
 }

@@ -170,6 +170,16 @@ impl Aggregator {
         let _ = self.latency.record(now_ns.saturating_sub(r.sent_ns).max(1000) / 1000);
     }
 
+    /// Decodes and adds one consumed payload (`extra` more bytes, such as its key, counted).
+    pub(crate) fn take(&mut self, payload: &[u8], extra: usize, format: Format, start: Instant) {
+        let now = start.elapsed().as_nanos() as u64;
+        self.bytes += (payload.len() + extra) as u64;
+        match Reading::decode(format, payload) {
+            Some(r) => self.add(&r, now),
+            None => self.bad += 1,
+        }
+    }
+
     pub(crate) fn finish(mut self) -> Self {
         self.windows_closed += self.window.iter().filter(|w| w.0 != u64::MAX).count() as u64;
         self
@@ -265,6 +275,65 @@ pub(crate) fn check(expected: &[Agg], aggregators: &[Aggregator], archived: u64)
         .zip(&merged)
         .position(|(e, m)| e != m)
         .map(|s| format!("sensor {s}: published {:?}, aggregated {:?}", expected[s], merged[s]))
+}
+
+/// Joins the producers: what they published together, or the first failure.
+pub(crate) fn join_producers(
+    producers: Vec<thread::ScopedJoinHandle<'_, Result<Vec<Agg>, Failure>>>,
+    sensors: u32,
+) -> Result<Vec<Agg>, Failure> {
+    let mut expected = vec![Agg::default(); sensors as usize];
+    let mut failure = None;
+    for p in producers {
+        match p.join().expect("a producer thread") {
+            Ok(e) => expected.iter_mut().zip(&e).for_each(|(a, b)| a.merge(b)),
+            Err(f) => failure = failure.or(Some(f)),
+        }
+    }
+    failure.map_or(Ok(expected), Err)
+}
+
+impl RunResult {
+    /// The result of a run: what the producers published against what the archiver and the
+    /// aggregators took.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn assemble(
+        system: &str,
+        durability: String,
+        io_backend: String,
+        args: &BenchArgs,
+        expected: &[Agg],
+        archive: Aggregator,
+        aggregators: &[Aggregator],
+        seconds: f64,
+        throughput: Vec<(f64, f64)>,
+    ) -> RunResult {
+        let mut latency = archive.latency.clone();
+        for a in aggregators {
+            latency.add(&a.latency).expect("same bounds");
+        }
+        let mismatch = check(expected, aggregators, archive.events)
+            .or_else(|| (archive.bad > 0).then(|| format!("the archiver could not decode {} readings", archive.bad)));
+        RunResult {
+            system: system.to_owned(),
+            durability,
+            io_backend,
+            format: args.format,
+            sensors: args.sensors,
+            partitions: args.partitions,
+            producers: args.producers,
+            aggregators: args.aggregators,
+            events: expected.iter().map(|a| a.count).sum(),
+            bytes: archive.bytes,
+            seconds,
+            archived: archive.events,
+            aggregated: aggregators.iter().map(|a| a.events).sum(),
+            windows: aggregators.iter().map(|a| a.windows_closed).sum(),
+            latency,
+            throughput,
+            mismatch,
+        }
+    }
 }
 
 /// The sensors producer `p` of `producers` simulates.
@@ -381,7 +450,7 @@ fn run_ringbus(args: &BenchArgs, dir: &std::path::Path) -> Result<RunResult, Fai
     let start = Instant::now();
     let format = args.format;
     let sensors = args.sensors;
-    let (expected, archiver, aggregators, samples, seconds) = thread::scope(|s| {
+    let (expected, archive, aggregators, samples, seconds) = thread::scope(|s| {
         let producers: Vec<_> = (0..args.producers)
             .map(|p| {
                 let topic = topic.clone();
@@ -402,26 +471,18 @@ fn run_ringbus(args: &BenchArgs, dir: &std::path::Path) -> Result<RunResult, Fai
         let archived_ref = &archived;
         let archiver = s.spawn(move || {
             let mut agg = Aggregator::new(sensors);
-            let mut bytes = 0u64;
             loop {
-                let mut n = 0u64;
+                let before = agg.events + agg.bad;
                 let result = archive.poll_batch(4096, Some(Duration::from_millis(50)), |e| {
-                    let now = start.elapsed().as_nanos() as u64;
-                    bytes += (e.payload.len() + e.key.map_or(0, <[u8]>::len)) as u64;
-                    match Reading::decode(format, e.payload) {
-                        Some(r) => agg.add(&r, now),
-                        None => agg.bad += 1,
-                    }
-                    n += 1;
+                    agg.take(e.payload, e.key.map_or(0, <[u8]>::len), format, start);
                 });
-                archived_ref.fetch_add(n, Ordering::Relaxed);
+                archived_ref.fetch_add(agg.events + agg.bad - before, Ordering::Relaxed);
                 match result {
                     Ok(_) => {}
-                    Err(ringbus::Error::Closed) => break,
+                    Err(ringbus::Error::Closed) => return Ok(agg.finish()),
                     Err(e) => return Err(Failure::from(e)),
                 }
             }
-            Ok((agg.finish(), bytes, start.elapsed()))
         });
         let workers: Vec<_> = members
             .into_iter()
@@ -429,79 +490,52 @@ fn run_ringbus(args: &BenchArgs, dir: &std::path::Path) -> Result<RunResult, Fai
                 s.spawn(move || {
                     let mut agg = Aggregator::new(sensors);
                     loop {
-                        let result = member.poll_batch(4096, Some(Duration::from_millis(50)), |e| {
-                            let now = start.elapsed().as_nanos() as u64;
-                            match Reading::decode(format, e.payload) {
-                                Some(r) => agg.add(&r, now),
-                                None => agg.bad += 1,
-                            }
-                        });
-                        match result {
+                        match member.poll_batch(4096, Some(Duration::from_millis(50)), |e| {
+                            agg.take(e.payload, 0, format, start);
+                        }) {
                             Ok(_) => {}
-                            Err(ringbus::Error::Closed) => break,
+                            Err(ringbus::Error::Closed) => return Ok(agg.finish()),
                             Err(e) => return Err(Failure::from(e)),
                         }
                     }
-                    Ok(agg.finish())
                 })
             })
             .collect();
         let samples = watch(start, Duration::from_secs_f64(args.duration), &published, &archived, "ringbus");
         stop.store(true, Ordering::Relaxed);
-        let mut expected = vec![Agg::default(); sensors as usize];
-        let mut failure = None;
-        for p in producers {
-            match p.join().expect("a producer thread") {
-                Ok(e) => expected.iter_mut().zip(&e).for_each(|(a, b)| a.merge(b)),
-                Err(f) => failure = Some(f),
-            }
-        }
+        let expected = join_producers(producers, sensors);
         // Everything published is durable, then the readers drain and end.
-        if let Err(e) = topic.flush(None) {
-            failure = Some(e.into());
-        }
+        let flushed = topic.flush(None);
         topic.close();
-        let archiver = archiver.join().expect("the archiver thread");
+        let archive = archiver.join().expect("the archiver thread");
         let aggregators: Vec<_> = workers.into_iter().map(|w| w.join().expect("an aggregator thread")).collect();
         let seconds = start.elapsed().as_secs_f64();
-        match failure {
-            Some(f) => Err(f),
-            None => Ok((expected, archiver, aggregators, samples, seconds)),
-        }
+        flushed?;
+        Ok::<_, Failure>((
+            expected?,
+            archive?,
+            aggregators.into_iter().collect::<Result<Vec<_>, _>>()?,
+            samples,
+            seconds,
+        ))
     })?;
-    let (archive_agg, bytes, _) = archiver?;
-    let aggregators: Vec<Aggregator> = aggregators.into_iter().collect::<Result<_, _>>()?;
-    let mut latency = archive_agg.latency.clone();
-    for a in &aggregators {
-        latency.add(&a.latency).expect("same bounds");
-    }
-    let io_backend = topic.stats().io_backend.unwrap_or("none (memory)").to_owned();
-    let mismatch = check(&expected, &aggregators, archive_agg.events).or_else(|| {
-        (archive_agg.bad > 0).then(|| format!("the archiver could not decode {} readings", archive_agg.bad))
-    });
-    let result = RunResult {
-        system: "ringbus".into(),
-        durability: match args.durability {
-            DurabilityArg::Memory => "memory".into(),
-            DurabilityArg::Async => "async (fsync within 10 ms)".into(),
-            DurabilityArg::Sync => "sync (acknowledged once fsynced)".into(),
-        },
-        io_backend,
-        format,
-        sensors,
-        partitions: args.partitions,
-        producers: args.producers,
-        aggregators: args.aggregators,
-        events: expected.iter().map(|a| a.count).sum(),
-        bytes,
-        seconds,
-        archived: archive_agg.events,
-        aggregated: aggregators.iter().map(|a| a.events).sum(),
-        windows: aggregators.iter().map(|a| a.windows_closed).sum(),
-        latency,
-        throughput: samples,
-        mismatch,
+    let durability = match args.durability {
+        DurabilityArg::Memory => "memory".into(),
+        DurabilityArg::Async => "async (fsync within 10 ms)".into(),
+        DurabilityArg::Sync => "sync (acknowledged once fsynced)".into(),
     };
+    let io_backend = topic.stats().io_backend.unwrap_or("none (memory)").to_owned();
+    let result = RunResult::assemble(
+        "ringbus",
+        durability,
+        io_backend,
+        args,
+        &expected,
+        archive,
+        &aggregators,
+        seconds,
+        samples,
+    );
     bus.close();
     Ok(result)
 }
@@ -518,7 +552,7 @@ fn run_crossbeam(args: &BenchArgs) -> Result<RunResult, Failure> {
     let start = Instant::now();
     let format = args.format;
     let sensors = args.sensors;
-    let (expected, archive_agg, bytes, aggregators, samples) = thread::scope(|s| {
+    let (expected, archive, aggregators, samples) = thread::scope(|s| {
         let producers: Vec<_> = (0..args.producers)
             .map(|p| {
                 let (archive_tx, work_tx) = (archive_tx.clone(), work_tx.clone());
@@ -539,17 +573,11 @@ fn run_crossbeam(args: &BenchArgs) -> Result<RunResult, Failure> {
         let archived_ref = &archived;
         let archiver = s.spawn(move || {
             let mut agg = Aggregator::new(sensors);
-            let mut bytes = 0u64;
             for item in archive_rx {
-                let now = start.elapsed().as_nanos() as u64;
-                bytes += (item.1.len() + "sensor-00000".len()) as u64;
-                match Reading::decode(format, &item.1) {
-                    Some(r) => agg.add(&r, now),
-                    None => agg.bad += 1,
-                }
+                agg.take(&item.1, "sensor-00000".len(), format, start);
                 archived_ref.fetch_add(1, Ordering::Relaxed);
             }
-            (agg.finish(), bytes)
+            agg.finish()
         });
         let workers: Vec<_> = (0..args.aggregators)
             .map(|_| {
@@ -557,11 +585,7 @@ fn run_crossbeam(args: &BenchArgs) -> Result<RunResult, Failure> {
                 s.spawn(move || {
                     let mut agg = Aggregator::new(sensors);
                     for item in rx {
-                        let now = start.elapsed().as_nanos() as u64;
-                        match Reading::decode(format, &item.1) {
-                            Some(r) => agg.add(&r, now),
-                            None => agg.bad += 1,
-                        }
+                        agg.take(&item.1, 0, format, start);
                     }
                     agg.finish()
                 })
@@ -569,45 +593,25 @@ fn run_crossbeam(args: &BenchArgs) -> Result<RunResult, Failure> {
             .collect();
         let samples = watch(start, Duration::from_secs_f64(args.duration), &published, &archived, "crossbeam");
         stop.store(true, Ordering::Relaxed);
-        let mut expected = vec![Agg::default(); sensors as usize];
-        let mut failure = None;
-        for p in producers {
-            match p.join().expect("a producer thread") {
-                Ok(e) => expected.iter_mut().zip(&e).for_each(|(a, b)| a.merge(b)),
-                Err(f) => failure = Some(f),
-            }
-        }
-        let (archive_agg, bytes) = archiver.join().expect("the archiver thread");
+        let expected = join_producers(producers, sensors);
+        let archive = archiver.join().expect("the archiver thread");
         let aggregators: Vec<_> = workers.into_iter().map(|w| w.join().expect("an aggregator thread")).collect();
-        match failure {
-            Some(f) => Err(f),
-            None => Ok((expected, archive_agg, bytes, aggregators, samples)),
-        }
+        Ok::<_, Failure>((expected?, archive, aggregators, samples))
     })?;
     let seconds = start.elapsed().as_secs_f64();
-    let mut latency = archive_agg.latency.clone();
-    for a in &aggregators {
-        latency.add(&a.latency).expect("same bounds");
-    }
-    Ok(RunResult {
-        system: "crossbeam-channel".into(),
-        durability: "memory".into(),
-        io_backend: "none (memory)".into(),
-        format,
-        sensors,
-        partitions: 1,
-        producers: args.producers,
-        aggregators: args.aggregators,
-        events: expected.iter().map(|a| a.count).sum(),
-        bytes,
+    let mut result = RunResult::assemble(
+        "crossbeam-channel",
+        "memory".into(),
+        "none (memory)".into(),
+        args,
+        &expected,
+        archive,
+        &aggregators,
         seconds,
-        archived: archive_agg.events,
-        aggregated: aggregators.iter().map(|a| a.events).sum(),
-        windows: aggregators.iter().map(|a| a.windows_closed).sum(),
-        mismatch: check(&expected, &aggregators, archive_agg.events),
-        latency,
-        throughput: samples,
-    })
+        samples,
+    );
+    result.partitions = 1;
+    Ok(result)
 }
 
 /// Checks the arguments a run needs.

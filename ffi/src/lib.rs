@@ -845,6 +845,27 @@ impl rb_subscription {
         Self { reader, fd: None, held: Vec::new(), copied: Vec::new() }
     }
 
+    /// The status of a batch poll that handled `n` events: writes the count to `out_count`
+    /// (0 on an error; NULL: not written) and clears the readiness descriptor when nothing
+    /// came.
+    ///
+    /// # Safety
+    /// `out_count` is NULL or writable.
+    unsafe fn finish_batch(&self, n: Result<usize, ringbus_core::Error>, out_count: *mut usize) -> rb_status {
+        if !out_count.is_null() {
+            // SAFETY: non-NULL, writable per the contract.
+            unsafe { out_count.write(*n.as_ref().unwrap_or(&0)) };
+        }
+        match n {
+            Ok(0) => {
+                self.found_nothing();
+                fail(RB_ERR_TIMED_OUT, "no event before the timeout")
+            }
+            Ok(_) => RB_OK,
+            Err(e) => from_error(e),
+        }
+    }
+
     /// Called after a poll that found nothing.
     fn found_nothing(&self) {
         if let Some(fd) = &self.fd {
@@ -1129,21 +1150,8 @@ pub unsafe extern "C" fn rb_poll_each(
             Reader::Fanout(sub) => sub.poll_batch_while(max, timeout(timeout_ms), &mut handle),
             Reader::Member(m) => m.poll_batch_while(max, timeout(timeout_ms), &mut handle),
         };
-        match n {
-            Ok(n) => {
-                if !out_count.is_null() {
-                    // SAFETY: non-NULL and writable per the contract.
-                    unsafe { out_count.write(n) };
-                }
-                if n == 0 {
-                    s.found_nothing();
-                    fail(RB_ERR_TIMED_OUT, "no event before the timeout")
-                } else {
-                    RB_OK
-                }
-            }
-            Err(e) => from_error(e),
-        }
+        // SAFETY: NULL or writable per the contract.
+        unsafe { s.finish_batch(n, out_count) }
     })
 }
 
@@ -1429,23 +1437,8 @@ pub unsafe extern "C" fn rb_poll_views(
             v.key.data = s.held[k..].as_ptr();
             v.payload.data = s.held[p..].as_ptr();
         }
-        match result {
-            Ok(n) => {
-                // SAFETY: checked non-NULL; writable per the contract.
-                unsafe { out_count.write(n) };
-                if n == 0 {
-                    s.found_nothing();
-                    fail(RB_ERR_TIMED_OUT, "no event before the timeout")
-                } else {
-                    RB_OK
-                }
-            }
-            Err(e) => {
-                // SAFETY: as above.
-                unsafe { out_count.write(0) };
-                from_error(e)
-            }
-        }
+        // SAFETY: checked non-NULL; writable per the contract.
+        unsafe { s.finish_batch(result, out_count) }
     })
 }
 
