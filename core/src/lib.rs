@@ -69,6 +69,7 @@ pub use bus::{
 };
 #[cfg(not(loom))]
 pub use log::io::IoChoice;
+#[cfg(not(loom))]
 pub use log::verify::{verify_data_dir, Damage, PartitionCheck, TopicCheck, VerifyReport};
 pub use ring::wait::WaitStrategy;
 
