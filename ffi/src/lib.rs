@@ -100,6 +100,17 @@ fn from_error(e: Error) -> rb_status {
     fail(status_of(&e), e.to_string())
 }
 
+/// The value of a `Result<T, rb_status>`, or returns its status from the enclosing function
+/// (argument conversions fail with a status already recorded as the last error).
+macro_rules! or_return {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(status) => return status,
+        }
+    };
+}
+
 /// Runs `body`, turning a panic into `RB_ERR_PANIC` with its message.
 fn boundary(body: impl FnOnce() -> rb_status) -> rb_status {
     match catch_unwind(AssertUnwindSafe(body)) {
@@ -465,20 +476,14 @@ pub unsafe extern "C" fn rb_topic_create(
 ) -> rb_status {
     boundary(|| {
         // SAFETY: forwarded contract.
-        let name = match unsafe { str_arg(name, "name") } {
-            Ok(n) => n,
-            Err(s) => return s,
-        };
+        let name = or_return!(unsafe { str_arg(name, "name") });
         // SAFETY: NULL or live per the contract.
         let Some(bus) = (unsafe { bus.as_ref() }) else { return fail(RB_ERR_NULL_ARG, "bus is NULL") };
         if out.is_null() {
             return fail(RB_ERR_NULL_ARG, "out is NULL");
         }
         // SAFETY: NULL or live per the contract.
-        let c = match unsafe { config.as_ref() }.map_or(Ok(TopicConfig::new()), rb_config::topic_config) {
-            Ok(c) => c,
-            Err(s) => return s,
-        };
+        let c = or_return!(unsafe { config.as_ref() }.map_or(Ok(TopicConfig::new()), rb_config::topic_config));
         match bus.bus.create_topic(name, c) {
             // SAFETY: checked non-NULL; writable per the contract.
             Ok(topic) => unsafe { put(out, Box::into_raw(Box::new(rb_topic { topic }))) },
@@ -498,10 +503,7 @@ pub unsafe extern "C" fn rb_topic_create(
 pub unsafe extern "C" fn rb_topic_open(bus: *const rb_bus, name: *const c_char, out: *mut *mut rb_topic) -> rb_status {
     boundary(|| {
         // SAFETY: forwarded contract.
-        let name = match unsafe { str_arg(name, "name") } {
-            Ok(n) => n,
-            Err(s) => return s,
-        };
+        let name = or_return!(unsafe { str_arg(name, "name") });
         // SAFETY: NULL or live per the contract.
         let Some(bus) = (unsafe { bus.as_ref() }) else { return fail(RB_ERR_NULL_ARG, "bus is NULL") };
         if out.is_null() {
@@ -952,10 +954,7 @@ unsafe fn subscribe(
     policy: SlowConsumerPolicy,
     out: *mut *mut rb_subscription,
 ) -> rb_status {
-    let start = match start_of(start, start_value) {
-        Ok(s) => s,
-        Err(status) => return status,
-    };
+    let start = or_return!(start_of(start, start_value));
     match t.topic.subscribe(SubscribeOptions::new().start(start).policy(policy)) {
         // SAFETY: non-NULL and writable per the contract.
         Ok(s) => unsafe { put(out, Box::into_raw(Box::new(rb_subscription::new(Reader::Fanout(s))))) },
@@ -1009,19 +1008,13 @@ pub unsafe extern "C" fn rb_group_join(
 ) -> rb_status {
     boundary(|| {
         // SAFETY: forwarded contract.
-        let name = match unsafe { str_arg(group, "group") } {
-            Ok(n) => n,
-            Err(s) => return s,
-        };
+        let name = or_return!(unsafe { str_arg(group, "group") });
         // SAFETY: NULL or live per the contract.
         let Some(t) = (unsafe { topic.as_ref() }) else { return fail(RB_ERR_NULL_ARG, "topic is NULL") };
         if out.is_null() {
             return fail(RB_ERR_NULL_ARG, "out is NULL");
         }
-        let start = match start_of(start, start_value) {
-            Ok(s) => s,
-            Err(status) => return status,
-        };
+        let start = or_return!(start_of(start, start_value));
         match t.topic.group(name, start) {
             Ok(g) => {
                 let m = g.join();

@@ -610,10 +610,10 @@ impl Topic {
         }
         let mut records = Vec::with_capacity(payloads.len());
         for i in 0..payloads.len() {
-            let payload = payloads.get(i)?.ok_or_else(|| PyValueError::new_err(format!("payload {i} is null")))?;
+            let payload = payloads.get(i).ok_or_else(|| PyValueError::new_err(format!("payload {i} is null")))?;
             let mut record = rb::Record::new(payload);
             if let Some(k) = &keys {
-                if let Some(key) = k.get(i)? {
+                if let Some(key) = k.get(i) {
                     record = record.key(key);
                 }
             }
@@ -819,8 +819,8 @@ impl<'py> Values<'py> {
         }
     }
 
-    fn get(&self, i: usize) -> PyResult<Option<&[u8]>> {
-        Ok(match self {
+    fn get(&self, i: usize) -> Option<&[u8]> {
+        match self {
             Values::Arrow(a) => a.get(i),
             Values::Objects(_, spans) => spans[i].as_ref().map(|span| match span {
                 Span::Copied(v) => v.as_slice(),
@@ -828,7 +828,7 @@ impl<'py> Values<'py> {
                 // stays referenced as long as `self`.
                 Span::Borrowed(ptr, len) => unsafe { std::slice::from_raw_parts(*ptr as *const u8, *len) },
             }),
-        })
+        }
     }
 }
 
