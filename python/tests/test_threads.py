@@ -40,6 +40,40 @@ def test_many_threads_publish_at_once(bus: ringbus.Bus) -> None:
         assert mine == list(range(per_thread)), "one key: one partition, publish order kept"
 
 
+def test_threads_publishing_bare_bytes_get_the_offsets_readers_see(bus: ringbus.Bus) -> None:
+    # publish(bytes) alone takes the topic's spare publisher without a lock when it is free;
+    # threads that find it taken, or the ring full, take the general path. Either way the
+    # returned offset is where the reader finds the event.
+    topic = bus.topic("t", capacity=1 << 16, max_payload=256)
+    sub = topic.subscribe("earliest")
+    threads_n, per_thread = 6, 5000
+    returned: dict[bytes, int] = {}
+    seen: dict[bytes, int] = {}
+
+    def read() -> None:
+        while len(seen) < threads_n * per_thread:
+            seen.update((e.payload, e.offset) for e in sub.poll_batch(1024, timeout=5.0))
+
+    def publish(t: int) -> None:
+        for i in range(per_thread):
+            payload = b"%d:%d" % (t, i)
+            returned[payload] = topic.publish(payload)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    publishers = [threading.Thread(target=publish, args=(t,)) for t in range(threads_n)]
+    for p in publishers:
+        p.start()
+    for p in publishers:
+        p.join()
+    reader.join(timeout=60)
+    assert not reader.is_alive()
+    assert seen == returned and len(seen) == threads_n * per_thread
+    for t in range(threads_n):
+        mine = sorted((offset, payload) for payload, offset in seen.items() if payload.startswith(b"%d:" % t))
+        assert [int(p.split(b":")[1]) for _, p in mine] == list(range(per_thread)), "one partition: order kept"
+
+
 def test_a_reader_in_use_by_another_thread_is_refused(bus: ringbus.Bus) -> None:
     topic = bus.topic("t")
     sub = topic.subscribe()
