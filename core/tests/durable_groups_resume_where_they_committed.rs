@@ -170,3 +170,32 @@ fn committed_needs_a_persisted_topic_and_a_group() {
     drop(bus);
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+#[test]
+fn a_member_outliving_its_bus_cannot_commit_into_the_directory() {
+    let d = dir("outlive");
+    let bus = Bus::open(&d).unwrap();
+    let t = bus.create_topic("t", config()).unwrap();
+    publish(&t, 0, 100);
+    let group = t.group("agg", Start::Earliest).unwrap();
+    let mut m = group.join();
+    for _ in 0..40 {
+        m.poll(Some(Duration::from_secs(5))).unwrap().unwrap();
+    }
+    // A closed topic still commits: members drain it and commit what they finished.
+    t.close();
+    let at_close = m.commit().unwrap();
+    assert!(at_close.iter().sum::<u64>() > 0);
+    drop((t, group, bus));
+    // The directory lock is released: another bus may own the files now.
+    let other = Bus::open(&d).unwrap();
+    for _ in 0..40 {
+        m.poll(Some(Duration::from_secs(5))).unwrap().unwrap();
+    }
+    assert!(matches!(m.commit(), Err(Error::Closed)));
+    let t = other.topic("t").unwrap();
+    assert_eq!(t.committed_groups().unwrap(), vec![("agg".to_owned(), at_close)], "the late commit wrote nothing");
+    drop(m);
+    drop(other);
+    std::fs::remove_dir_all(&d).unwrap();
+}

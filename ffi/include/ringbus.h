@@ -602,7 +602,8 @@ rb_status rb_poll_each(struct rb_subscription *sub,
  * Commits a group member's progress: every event it was handed counts as processed, and
  * the group's offsets are written and fsynced, so the group resumes after them when joined
  * again with `RB_START_COMMITTED` (also after a restart). `RB_ERR_INVALID_ARG` for a fanout
- * subscription, `RB_ERR_NOT_PERSISTED` on an in-memory topic.
+ * subscription, `RB_ERR_NOT_PERSISTED` on an in-memory topic, `RB_ERR_CLOSED` (nothing
+ * written) once the bus has shut down: its last handle was freed and the directory unlocked.
  *
  * Threads: one thread at a time per subscription (it may move between threads).
  *

@@ -157,7 +157,8 @@ class Member(Reader):
         """Commits for the group: every event this member was handed counts as processed; the
         group's offsets are written and fsynced and returned, one per partition. A group
         joined again with start "committed" (also after a restart) resumes after them.
-        NotPersistedError in memory."""
+        NotPersistedError in memory; ClosedError once the bus is closed (the directory may be
+        another bus's by then), though a closed topic still commits."""
 
 @final
 class Event:

@@ -1084,7 +1084,7 @@ struct Member {
 impl Member {
     /// Commits for the group: every event this member was handed counts as processed; the
     /// group's offsets are written and fsynced. Returns them, one per partition.
-    /// NotPersistedError on an in-memory topic.
+    /// NotPersistedError on an in-memory topic; ClosedError once the bus is closed.
     fn commit(slf: &Bound<'_, Self>) -> PyResult<Vec<u64>> {
         let py = slf.py();
         let reader = slf.as_super().get();

@@ -76,6 +76,23 @@ def test_a_data_directory_has_one_bus(data_dir: Path) -> None:
         assert child.stdout.startswith("locked:")
 
 
+def test_a_member_cannot_commit_after_its_bus_closed(data_dir: Path) -> None:
+    bus = ringbus.Bus(data_dir)
+    topic = bus.topic("t", durability="async")
+    topic.publish_many([b"%d" % i for i in range(10)])
+    member = topic.group("g")
+    assert len(member.poll_batch(4, timeout=1.0)) == 4
+    committed = member.commit()
+    bus.close()
+    # The directory is free for another bus; the old member must not write into it.
+    with ringbus.Bus(data_dir) as other:
+        assert len(member.poll_batch(4, timeout=0)) == 4
+        with pytest.raises(ringbus.ClosedError):
+            member.commit()
+        resumed = other.topic("t").group("g", start="committed")
+        assert resumed.poll(timeout=1.0).payload == b"4", f"resumes at the commit {committed}"
+
+
 def test_flush_waits_for_durability(data_dir: Path) -> None:
     with ringbus.Bus(data_dir, durability="async", async_max_delay=5.0) as bus:
         topic = bus.topic("t")

@@ -113,6 +113,11 @@ impl GroupShared {
         let Some(topic_dir) = self.topic.dir() else {
             return Err(Error::NotPersisted(format!("committing group {:?}", self.name)));
         };
+        let released = self.topic.released.read();
+        if *released {
+            // The bus is gone and the directory may be another bus's by now.
+            return Err(Error::Closed);
+        }
         let offsets: Vec<u64> = (0..self.cursors.len()).map(|k| self.committed_position(k)).collect();
         crate::log::write_group_offsets(topic_dir, &self.name, &offsets)?;
         Ok(offsets)
@@ -231,6 +236,9 @@ impl Group {
     /// handed to a member that has finished it (the oldest run any member still processes), so
     /// `Start::Committed` resumes there after a restart. Returns the offsets. Persisted topics
     /// only ([`Error::NotPersisted`] otherwise); the file is fsynced before this returns.
+    /// After the bus has shut down (its directory lock released) it fails with
+    /// [`Error::Closed`] and writes nothing. A topic merely closed still commits, so members
+    /// can drain it and commit what they finished.
     pub fn commit(&self) -> Result<Vec<u64>, Error> {
         self.shared.commit()
     }
@@ -375,7 +383,8 @@ impl Member {
     /// Commits for the group (see [`Group::commit`]): everything this member was handed counts
     /// as processed, and the group's offsets are stored and fsynced. Returns them.
     ///
-    /// Errors: [`Error::NotPersisted`] on an in-memory topic, [`Error::Io`].
+    /// Errors: [`Error::NotPersisted`] on an in-memory topic, [`Error::Closed`] once the bus
+    /// has shut down, [`Error::Io`].
     pub fn commit(&mut self) -> Result<Vec<u64>, Error> {
         self.finish_run_if_done();
         if let Some(run) = self.run {

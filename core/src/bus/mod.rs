@@ -54,7 +54,8 @@ struct BusData {
 type Persisted = (Arc<TopicInner>, Option<JoinHandle<()>>);
 
 impl BusData {
-    /// Closes every persisted topic and waits for its persister to finish.
+    /// Closes every persisted topic, waits for its persister to finish and marks its files
+    /// released (handles that outlive the bus can no longer commit).
     fn shut_down(&self) {
         let mut persisted = self.persisted.lock();
         for (topic, handle) in persisted.iter_mut() {
@@ -62,6 +63,7 @@ impl BusData {
             if let Some(h) = handle.take() {
                 let _ = h.join();
             }
+            *topic.released.write() = true;
         }
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 
 use super::config::{SubscribeOptions, TopicConfig};
 use super::error::Error;
@@ -32,6 +32,10 @@ pub(crate) struct TopicInner {
     pub(crate) dedup: Box<[Mutex<DedupTable>]>,
     /// The persister's I/O backend (persisted topics).
     pub(crate) io_backend: Option<&'static str>,
+    /// Persisted topics: set when the bus that opened the data directory shuts down, before
+    /// it releases the directory's lock. Group commits, the writes to the topic's files from
+    /// outside the persister, check it under the read lock, so none lands after the release.
+    pub(crate) released: RwLock<bool>,
 }
 
 /// A partition's memory of idempotent producers.
@@ -126,6 +130,7 @@ impl TopicInner {
             exclusive: std::sync::atomic::AtomicBool::new(false),
             logs: None,
             io_backend: None,
+            released: RwLock::new(false),
             dedup: (0..config_partitions).map(|_| Mutex::new(DedupTable::default())).collect(),
         }
     }
