@@ -3,8 +3,23 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import ringbus
+
+
+def run_at_once(read: Callable[[], None], publish: Callable[[int], None], threads_n: int) -> None:
+    """Runs `read` in a thread beside `threads_n` threads running `publish(t)`; returns once
+    all are done (the reader within 60 s of the last publisher)."""
+    reader = threading.Thread(target=read)
+    reader.start()
+    publishers = [threading.Thread(target=publish, args=(t,)) for t in range(threads_n)]
+    for p in publishers:
+        p.start()
+    for p in publishers:
+        p.join()
+    reader.join(timeout=60)
+    assert not reader.is_alive()
 
 
 def test_many_threads_publish_at_once(bus: ringbus.Bus) -> None:
@@ -25,15 +40,7 @@ def test_many_threads_publish_at_once(bus: ringbus.Bus) -> None:
             else:
                 topic.publish_many([b"%d:%d" % (t, i)], keys=[b"%d" % t])
 
-    reader = threading.Thread(target=read)
-    reader.start()
-    publishers = [threading.Thread(target=publish, args=(t,)) for t in range(threads_n)]
-    for p in publishers:
-        p.start()
-    for p in publishers:
-        p.join()
-    reader.join(timeout=60)
-    assert not reader.is_alive()
+    run_at_once(read, publish, threads_n)
     assert len(got) == threads_n * per_thread
     for t in range(threads_n):
         mine = [int(x.split(b":")[1]) for x in got if x.startswith(b"%d:" % t)]
@@ -59,15 +66,7 @@ def test_threads_publishing_bare_bytes_get_the_offsets_readers_see(bus: ringbus.
             payload = b"%d:%d" % (t, i)
             returned[payload] = topic.publish(payload)
 
-    reader = threading.Thread(target=read)
-    reader.start()
-    publishers = [threading.Thread(target=publish, args=(t,)) for t in range(threads_n)]
-    for p in publishers:
-        p.start()
-    for p in publishers:
-        p.join()
-    reader.join(timeout=60)
-    assert not reader.is_alive()
+    run_at_once(read, publish, threads_n)
     assert seen == returned and len(seen) == threads_n * per_thread
     for t in range(threads_n):
         mine = sorted((offset, payload) for payload, offset in seen.items() if payload.startswith(b"%d:" % t))
