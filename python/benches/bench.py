@@ -145,27 +145,33 @@ def run_poll_arrow(n: int) -> float:
     return elapsed
 
 
-def run_simple_queue(n: int) -> float:
-    q: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+def handoff(n: int, send: Callable[[bytes], object], recv: Callable[[], bytes], system: str) -> float:
+    """Seconds for one thread to send n payloads while another receives them; checks the
+    receiver's checksum."""
     data = [payload(i) for i in range(n)]
     total = [0]
 
     def consume() -> None:
         s = 0
         for _ in range(n):
-            s += int.from_bytes(q.get()[:8], "little")
+            s += int.from_bytes(recv()[:8], "little")
         total[0] = s
 
     consumer = threading.Thread(target=consume)
     start = time.perf_counter()
     consumer.start()
     for p in data:
-        q.put(p)
+        send(p)
     consumer.join()
     elapsed = time.perf_counter() - start
     if total[0] != expected(n):
-        sys.exit(f"bench: SimpleQueue checksum {total[0]}, expected {expected(n)}")
+        sys.exit(f"bench: {system} checksum {total[0]}, expected {expected(n)}")
     return elapsed
+
+
+def run_simple_queue(n: int) -> float:
+    q: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+    return handoff(n, q.put, q.get, "SimpleQueue")
 
 
 _zmq_runs = iter(range(1_000_000))
@@ -192,27 +198,11 @@ def run_zmq(n: int) -> float:
             while sub.poll(0):
                 sub.recv()
             break
-    data = [payload(i) for i in range(n)]
-    total = [0]
-
-    def consume() -> None:
-        s = 0
-        for _ in range(n):
-            s += int.from_bytes(sub.recv()[:8], "little")
-        total[0] = s
-
-    consumer = threading.Thread(target=consume)
-    start = time.perf_counter()
-    consumer.start()
-    for p in data:
-        pub.send(p)
-    consumer.join()
-    elapsed = time.perf_counter() - start
-    pub.close()
-    sub.close()
-    if total[0] != expected(n):
-        sys.exit(f"bench: pyzmq checksum {total[0]}, expected {expected(n)}")
-    return elapsed
+    try:
+        return handoff(n, pub.send, sub.recv, "pyzmq")
+    finally:
+        pub.close()
+        sub.close()
 
 
 def call_cost(n: int) -> tuple[float, float, float]:

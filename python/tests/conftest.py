@@ -25,6 +25,14 @@ def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "data"
 
 
+def drain(reader: ringbus.Subscription | ringbus.Member) -> list[ringbus.Event]:
+    """Every event `reader` yields until a batch wait of 0.5 s comes back empty."""
+    events: list[ringbus.Event] = []
+    while batch := reader.poll_batch(4096, timeout=0.5):
+        events.extend(batch)
+    return events
+
+
 def run_python(code: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """Runs `code` in a new interpreter; fails the test with its output if it fails."""
     done = subprocess.run(

@@ -9,7 +9,7 @@ import pytest
 
 import ringbus
 
-from conftest import run_python
+from conftest import drain, run_python
 
 PRODUCER = """
 import sys, ringbus
@@ -32,26 +32,14 @@ def test_replay_across_a_reopen_in_another_process(data_dir: Path) -> None:
         assert bus.topics() == ["readings"]
         topic = bus.topic("readings")
         assert topic.partitions == 2 and topic.durability == "sync"
-        replay = topic.subscribe("earliest")
-        got = []
-        while True:
-            batch = replay.poll_batch(4096, timeout=0.5)
-            if len(batch) == 0:
-                break
-            got.extend(batch.to_pylist())
-        assert sorted(int(r["payload"][1:]) for r in got) == list(range(1000))
+        got = drain(topic.subscribe("earliest"))
+        assert sorted(int(e.payload[1:]) for e in got) == list(range(1000))
         # Per key (so per partition) the order is the publish order.
-        for key in {r["key"] for r in got}:
-            values = [int(r["payload"][1:]) for r in got if r["key"] == key]
+        for key in {e.key for e in got}:
+            values = [int(e.payload[1:]) for e in got if e.key == key]
             assert values == sorted(values)
         # The group resumes after what the other process committed.
-        rest = topic.group("archive")
-        remaining = []
-        while True:
-            batch = rest.poll_batch(4096, timeout=0.5)
-            if len(batch) == 0:
-                break
-            remaining.extend(batch)
+        remaining = drain(topic.group("archive"))
         assert len(remaining) == 1000 - committed_count
         stats = topic.stats()
         assert stats["published"] == 0  # published by the other process, not this bus
