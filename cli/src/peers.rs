@@ -7,11 +7,11 @@
 
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::pipeline::{join_producers, produce, watch, Aggregator, RunResult};
+use crate::pipeline::{join_producers, produce, Aggregator, Progress, RunResult};
 use crate::{BenchArgs, Failure};
 
 fn io(what: &str) -> impl Fn(std::io::Error) -> Failure + '_ {
@@ -502,14 +502,9 @@ where
     // The total is known once the producers stop.
     let total = AtomicU64::new(u64::MAX);
     let taken_by_group = AtomicU64::new(0);
-    let stop = AtomicBool::new(false);
-    let published = AtomicU64::new(0);
-    let archived = AtomicU64::new(0);
-    let start = Instant::now();
-    let format = args.format;
-    let sensors = args.sensors;
+    let progress = Progress::new();
     let consumer = |role: Role, counter: Option<&AtomicU64>| -> Result<Aggregator, Failure> {
-        let mut agg = Aggregator::new(sensors);
+        let mut agg = Aggregator::new(args.sensors);
         let mut taken = 0u64;
         let mut done = |n: u64| {
             let total = total.load(Ordering::Acquire);
@@ -524,7 +519,7 @@ where
         consume(
             role,
             &mut |payload| {
-                agg.take(payload, "sensor-00000".len(), format, start);
+                agg.take(payload, "sensor-00000".len(), args.format, progress.start);
                 if let Some(c) = counter {
                     c.fetch_add(1, Ordering::Relaxed);
                 }
@@ -534,28 +529,27 @@ where
         Ok(agg.finish())
     };
     let (expected, archive, aggregators, samples) = thread::scope(|s| {
-        let archiver = s.spawn(|| consumer(Role::Archiver, Some(&archived)));
+        let archiver = s.spawn(|| consumer(Role::Archiver, Some(&progress.archived)));
         let workers: Vec<_> =
             (0..args.aggregators).map(|i| s.spawn(move || consumer(Role::Aggregator(i), None))).collect();
         let producers: Vec<_> = (0..args.producers)
             .map(|p| {
-                let (stop, published, producer) = (&stop, &published, &producer);
+                let (progress, producer) = (&progress, &producer);
                 s.spawn(move || {
                     let mut send = producer(Role::Producer)?;
-                    produce(p, args, stop, start, published, |batch| send(batch))
+                    produce(p, args, progress, |batch| send(batch))
                 })
             })
             .collect();
-        let samples = watch(start, Duration::from_secs_f64(args.duration), &published, &archived, system);
-        stop.store(true, Ordering::Relaxed);
-        let expected = join_producers(producers, sensors);
+        let samples = progress.watch(Duration::from_secs_f64(args.duration), system);
+        let expected = join_producers(producers, args.sensors);
         let sum: u64 = expected.as_ref().map_or(0, |e| e.iter().map(|a| a.count).sum());
         total.store(sum, Ordering::Release);
         let archive = archiver.join().expect("the archiver thread");
         let aggregators: Vec<_> = workers.into_iter().map(|w| w.join().expect("an aggregator thread")).collect();
         Ok::<_, Failure>((expected?, archive?, aggregators.into_iter().collect::<Result<Vec<_>, _>>()?, samples))
     })?;
-    let seconds = start.elapsed().as_secs_f64();
+    let seconds = progress.start.elapsed().as_secs_f64();
     Ok(RunResult::assemble(
         system,
         durability,

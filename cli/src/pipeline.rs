@@ -345,11 +345,10 @@ fn my_sensors(p: u32, producers: u32, sensors: u32) -> impl Iterator<Item = u32>
 pub(crate) fn produce(
     p: u32,
     args: &BenchArgs,
-    stop: &AtomicBool,
-    start: Instant,
-    published: &AtomicU64,
+    progress: &Progress,
     mut send: impl FnMut(&[(u32, Vec<u8>)]) -> Result<(), Failure>,
 ) -> Result<Vec<Agg>, Failure> {
+    let (start, stop, published) = (progress.start, &progress.stop, &progress.published);
     let mut expected = vec![Agg::default(); args.sensors as usize];
     let mine: Vec<u32> = my_sensors(p, args.producers, args.sensors).collect();
     if mine.is_empty() {
@@ -387,36 +386,55 @@ pub(crate) fn produce(
     Ok(expected)
 }
 
-/// Shows progress (on a terminal) and samples the ingest rate until `duration` passes.
-pub(crate) fn watch(
-    start: Instant,
-    duration: Duration,
-    published: &AtomicU64,
-    archived: &AtomicU64,
-    label: &str,
-) -> Vec<(f64, f64)> {
-    let bar = indicatif::ProgressBar::new(duration.as_millis() as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {elapsed:>3} {msg}")
-            .expect("a valid template")
-            .progress_chars("=> "),
-    );
-    bar.set_prefix(label.to_owned());
-    let mut samples = Vec::new();
-    let (mut last_t, mut last_n) = (0.0, 0u64);
-    while start.elapsed() < duration {
-        thread::sleep(SAMPLE.min(duration.saturating_sub(start.elapsed())));
-        let t = start.elapsed().as_secs_f64();
-        let n = published.load(Ordering::Relaxed);
-        let rate = (n - last_n) as f64 / (t - last_t).max(1e-9);
-        samples.push((t, rate));
-        (last_t, last_n) = (t, n);
-        let lag = n.saturating_sub(archived.load(Ordering::Relaxed));
-        bar.set_position(start.elapsed().as_millis() as u64);
-        bar.set_message(format!("{:.2} M events/s, lag {lag} events", rate / 1e6));
+/// What a run's threads share: when it started, the producers' stop flag, and the counts
+/// the progress line shows.
+pub(crate) struct Progress {
+    pub(crate) start: Instant,
+    pub(crate) stop: AtomicBool,
+    pub(crate) published: AtomicU64,
+    pub(crate) archived: AtomicU64,
+}
+
+impl Progress {
+    /// A run starting now.
+    pub(crate) fn new() -> Self {
+        Progress {
+            start: Instant::now(),
+            stop: AtomicBool::new(false),
+            published: AtomicU64::new(0),
+            archived: AtomicU64::new(0),
+        }
     }
-    bar.finish_and_clear();
-    samples
+
+    /// Shows a progress line (rate and lag, on a terminal) and samples the ingest rate until
+    /// `duration` has passed since the start, then
+    /// tells the producers to stop. Returns the (seconds, events/s) samples.
+    pub(crate) fn watch(&self, duration: Duration, label: &str) -> Vec<(f64, f64)> {
+        let start = self.start;
+        let bar = indicatif::ProgressBar::new(duration.as_millis() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {elapsed:>3} {msg}")
+                .expect("a valid template")
+                .progress_chars("=> "),
+        );
+        bar.set_prefix(label.to_owned());
+        let mut samples = Vec::new();
+        let (mut last_t, mut last_n) = (0.0, 0u64);
+        while start.elapsed() < duration {
+            thread::sleep(SAMPLE.min(duration.saturating_sub(start.elapsed())));
+            let t = start.elapsed().as_secs_f64();
+            let n = self.published.load(Ordering::Relaxed);
+            let rate = (n - last_n) as f64 / (t - last_t).max(1e-9);
+            samples.push((t, rate));
+            (last_t, last_n) = (t, n);
+            let lag = n.saturating_sub(self.archived.load(Ordering::Relaxed));
+            bar.set_position(start.elapsed().as_millis() as u64);
+            bar.set_message(format!("{:.2} M events/s, lag {lag} events", rate / 1e6));
+        }
+        bar.finish_and_clear();
+        self.stop.store(true, Ordering::Relaxed);
+        samples
+    }
 }
 
 /// Runs the pipeline on ringbus in `dir`.
@@ -444,20 +462,15 @@ fn run_ringbus(args: &BenchArgs, dir: &std::path::Path) -> Result<RunResult, Fai
     let members: Vec<_> = (0..args.aggregators).map(|_| group.join()).collect();
     let keys: Vec<String> = (0..args.sensors).map(|s| format!("sensor-{s:05}")).collect();
     let keys = &keys;
-    let stop = AtomicBool::new(false);
-    let published = AtomicU64::new(0);
-    let archived = AtomicU64::new(0);
-    let start = Instant::now();
-    let format = args.format;
-    let sensors = args.sensors;
+    let progress = Progress::new();
+    let progress = &progress;
     let (expected, archive, aggregators, samples, seconds) = thread::scope(|s| {
         let producers: Vec<_> = (0..args.producers)
             .map(|p| {
                 let topic = topic.clone();
-                let (stop, published) = (&stop, &published);
                 s.spawn(move || {
                     let mut publisher = topic.publisher()?;
-                    produce(p, args, stop, start, published, |batch| {
+                    produce(p, args, progress, |batch| {
                         let records: Vec<Record<'_>> = batch
                             .iter()
                             .map(|(sensor, payload)| Record::new(payload).key(keys[*sensor as usize].as_bytes()))
@@ -468,15 +481,14 @@ fn run_ringbus(args: &BenchArgs, dir: &std::path::Path) -> Result<RunResult, Fai
                 })
             })
             .collect();
-        let archived_ref = &archived;
         let archiver = s.spawn(move || {
-            let mut agg = Aggregator::new(sensors);
+            let mut agg = Aggregator::new(args.sensors);
             loop {
                 let before = agg.events + agg.bad;
                 let result = archive.poll_batch(4096, Some(Duration::from_millis(50)), |e| {
-                    agg.take(e.payload, e.key.map_or(0, <[u8]>::len), format, start);
+                    agg.take(e.payload, e.key.map_or(0, <[u8]>::len), args.format, progress.start);
                 });
-                archived_ref.fetch_add(agg.events + agg.bad - before, Ordering::Relaxed);
+                progress.archived.fetch_add(agg.events + agg.bad - before, Ordering::Relaxed);
                 match result {
                     Ok(_) => {}
                     Err(ringbus::Error::Closed) => return Ok(agg.finish()),
@@ -488,10 +500,10 @@ fn run_ringbus(args: &BenchArgs, dir: &std::path::Path) -> Result<RunResult, Fai
             .into_iter()
             .map(|mut member| {
                 s.spawn(move || {
-                    let mut agg = Aggregator::new(sensors);
+                    let mut agg = Aggregator::new(args.sensors);
                     loop {
                         match member.poll_batch(4096, Some(Duration::from_millis(50)), |e| {
-                            agg.take(e.payload, 0, format, start);
+                            agg.take(e.payload, 0, args.format, progress.start);
                         }) {
                             Ok(_) => {}
                             Err(ringbus::Error::Closed) => return Ok(agg.finish()),
@@ -501,15 +513,14 @@ fn run_ringbus(args: &BenchArgs, dir: &std::path::Path) -> Result<RunResult, Fai
                 })
             })
             .collect();
-        let samples = watch(start, Duration::from_secs_f64(args.duration), &published, &archived, "ringbus");
-        stop.store(true, Ordering::Relaxed);
-        let expected = join_producers(producers, sensors);
+        let samples = progress.watch(Duration::from_secs_f64(args.duration), "ringbus");
+        let expected = join_producers(producers, args.sensors);
         // Everything published is durable, then the readers drain and end.
         let flushed = topic.flush(None);
         topic.close();
         let archive = archiver.join().expect("the archiver thread");
         let aggregators: Vec<_> = workers.into_iter().map(|w| w.join().expect("an aggregator thread")).collect();
-        let seconds = start.elapsed().as_secs_f64();
+        let seconds = progress.start.elapsed().as_secs_f64();
         flushed?;
         Ok::<_, Failure>((
             expected?,
@@ -546,19 +557,14 @@ fn run_crossbeam(args: &BenchArgs) -> Result<RunResult, Failure> {
     type Item = Arc<(u32, Vec<u8>)>;
     let (archive_tx, archive_rx) = crossbeam_channel::bounded::<Item>(1 << 16);
     let (work_tx, work_rx) = crossbeam_channel::bounded::<Item>(1 << 16);
-    let stop = AtomicBool::new(false);
-    let published = AtomicU64::new(0);
-    let archived = AtomicU64::new(0);
-    let start = Instant::now();
-    let format = args.format;
-    let sensors = args.sensors;
+    let progress = Progress::new();
+    let progress = &progress;
     let (expected, archive, aggregators, samples) = thread::scope(|s| {
         let producers: Vec<_> = (0..args.producers)
             .map(|p| {
                 let (archive_tx, work_tx) = (archive_tx.clone(), work_tx.clone());
-                let (stop, published) = (&stop, &published);
                 s.spawn(move || {
-                    produce(p, args, stop, start, published, |batch| {
+                    produce(p, args, progress, |batch| {
                         for (sensor, payload) in batch {
                             let item = Arc::new((*sensor, payload.clone()));
                             archive_tx.send(item.clone()).map_err(|_| Failure::new("archiver gone"))?;
@@ -570,12 +576,11 @@ fn run_crossbeam(args: &BenchArgs) -> Result<RunResult, Failure> {
             })
             .collect();
         drop((archive_tx, work_tx));
-        let archived_ref = &archived;
         let archiver = s.spawn(move || {
-            let mut agg = Aggregator::new(sensors);
+            let mut agg = Aggregator::new(args.sensors);
             for item in archive_rx {
-                agg.take(&item.1, "sensor-00000".len(), format, start);
-                archived_ref.fetch_add(1, Ordering::Relaxed);
+                agg.take(&item.1, "sensor-00000".len(), args.format, progress.start);
+                progress.archived.fetch_add(1, Ordering::Relaxed);
             }
             agg.finish()
         });
@@ -583,22 +588,21 @@ fn run_crossbeam(args: &BenchArgs) -> Result<RunResult, Failure> {
             .map(|_| {
                 let rx = work_rx.clone();
                 s.spawn(move || {
-                    let mut agg = Aggregator::new(sensors);
+                    let mut agg = Aggregator::new(args.sensors);
                     for item in rx {
-                        agg.take(&item.1, 0, format, start);
+                        agg.take(&item.1, 0, args.format, progress.start);
                     }
                     agg.finish()
                 })
             })
             .collect();
-        let samples = watch(start, Duration::from_secs_f64(args.duration), &published, &archived, "crossbeam");
-        stop.store(true, Ordering::Relaxed);
-        let expected = join_producers(producers, sensors);
+        let samples = progress.watch(Duration::from_secs_f64(args.duration), "crossbeam");
+        let expected = join_producers(producers, args.sensors);
         let archive = archiver.join().expect("the archiver thread");
         let aggregators: Vec<_> = workers.into_iter().map(|w| w.join().expect("an aggregator thread")).collect();
         Ok::<_, Failure>((expected?, archive, aggregators, samples))
     })?;
-    let seconds = start.elapsed().as_secs_f64();
+    let seconds = progress.start.elapsed().as_secs_f64();
     let mut result = RunResult::assemble(
         "crossbeam-channel",
         "memory".into(),
