@@ -5,6 +5,7 @@
 pub mod ffi_cost;
 pub mod peers;
 pub mod persist;
+pub mod pingpong;
 pub mod ringbus_runs;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -1,6 +1,11 @@
 //! The comparison harness: the same scenarios on ringbus and its peers in one process run.
 //!
-//! `cargo run --release -p ringbus-benches --bin compare [-- --quick] [--json] [--only memory|ffi|persisted]`
+//! `cargo run --release -p ringbus-benches --bin compare [-- --quick] [--json] [--only memory|latency|ffi|persisted]`
+//!
+//! The latency section bounces one event between two threads (ping, pong) on ringbus, the
+//! Disruptor and crossbeam-channel, interleaved run by run, and reports half round trips
+//! (p50/p99/p99.9 over 1M round trips per system and run, 3 runs; quick: 100k, 1 run) next
+//! to the canary's one-way cache-line hop measured before each run, the physical floor.
 //!
 //! Then persisted ingest (`persist_async`, `persist_sync`) beside the disk's own limits measured
 //! with fio on the same filesystem (`target/bench-data`). When fio is missing, the harness
@@ -16,7 +21,7 @@
 use std::time::{Duration, Instant};
 
 use ringbus::{Durability, Producers};
-use ringbus_benches::{canary_ns, expected, peers, persist, ringbus_runs, Outcome, Scenario};
+use ringbus_benches::{canary_ns, expected, peers, persist, pingpong, ringbus_runs, Outcome, Scenario};
 
 /// Peers' ring size in slots; ringbus gets the bytes for about as many events.
 const SLOTS: usize = 65536;
@@ -133,7 +138,7 @@ impl Row {
 }
 
 fn main() {
-    const USAGE: &str = "usage: compare [--quick] [--json] [--only memory|ffi|persisted]";
+    const USAGE: &str = "usage: compare [--quick] [--json] [--only memory|latency|ffi|persisted]";
     let (mut quick, mut json, mut only) = (false, false, None);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -141,9 +146,9 @@ fn main() {
             "--quick" => quick = true,
             "--json" => json = true,
             "--only" => match args.next().as_deref() {
-                Some(section @ ("memory" | "ffi" | "persisted")) => only = Some(section.to_owned()),
+                Some(section @ ("memory" | "latency" | "ffi" | "persisted")) => only = Some(section.to_owned()),
                 other => {
-                    eprintln!("--only takes memory, ffi or persisted, not {other:?}; {USAGE}");
+                    eprintln!("--only takes memory, latency, ffi or persisted, not {other:?}; {USAGE}");
                     std::process::exit(2);
                 }
             },
@@ -202,6 +207,7 @@ fn main() {
         }
     }
     let memory_rows = rows.len();
+    let latency_targets = if wanted("latency") { latency_section(quick, json) } else { Vec::new() };
     let ffi_targets = if wanted("ffi") { ffi_section(quick, json) } else { Vec::new() };
     let persisted = if wanted("persisted") { persisted_section(quick, json) } else { Vec::new() };
     if !json {
@@ -217,7 +223,7 @@ fn main() {
                 idle / plain
             );
         }
-        for line in ffi_targets.iter().chain(&persisted) {
+        for line in latency_targets.iter().chain(&ffi_targets).chain(&persisted) {
             println!("  {line}");
         }
         println!(
@@ -226,6 +232,54 @@ fn main() {
             started.elapsed().as_secs_f64()
         );
     }
+}
+
+/// Ping-pong latency on ringbus and its peers beside the canary; prints and returns the
+/// target lines.
+fn latency_section(quick: bool, json: bool) -> Vec<String> {
+    type Run = fn(u64) -> pingpong::Latencies;
+    let systems: [(&str, Run); 3] =
+        [("ringbus", pingpong::ringbus), ("disruptor-yield", pingpong::disruptor), ("crossbeam", pingpong::crossbeam)];
+    let (round_trips, runs) = if quick { (100_000, 1) } else { (1_000_000, 3) };
+    let mut merged: Vec<Option<pingpong::Latencies>> = vec![None; systems.len()];
+    let mut canaries = Vec::new();
+    for _ in 0..runs {
+        for (i, (_, run)) in systems.iter().enumerate() {
+            canaries.push(canary_ns());
+            let l = run(round_trips);
+            assert_eq!(l.half_rtt.len(), round_trips, "every round trip recorded");
+            match &mut merged[i] {
+                Some(m) => m.half_rtt.add(&l.half_rtt).expect("same bounds"),
+                slot @ None => *slot = Some(l),
+            }
+        }
+    }
+    canaries.sort_by(f64::total_cmp);
+    let canary = canaries[canaries.len() / 2];
+    let clock = pingpong::clock_ns();
+    let q = |i: usize, p: f64| merged[i].as_ref().expect("ran").half_rtt.value_at_quantile(p);
+    if json {
+        for (i, (name, _)) in systems.iter().enumerate() {
+            println!(
+                "{{\"scenario\":\"pingpong\",\"system\":\"{name}\",\"round_trips\":{},\"p50_ns\":{},\"p99_ns\":{},\"p999_ns\":{},\"canary_ns\":{canary:.1},\"clock_ns\":{clock:.1}}}",
+                round_trips * runs, q(i, 0.5), q(i, 0.99), q(i, 0.999)
+            );
+        }
+    } else {
+        println!("\nping-pong, half round trip in ns ({} round trips per system; canary one-way hop {canary:.1} ns; each sample includes one clock read, {clock:.1} ns)", round_trips * runs);
+        println!("  {:<22} {:>10} {:>10} {:>10}", "system", "p50", "p99", "p99.9");
+        for (i, (name, _)) in systems.iter().enumerate() {
+            println!("  {name:<22} {:>10} {:>10} {:>10}", q(i, 0.5), q(i, 0.99), q(i, 0.999));
+        }
+    }
+    vec![
+        format!(
+            "ping-pong p50: ringbus {} ns, {:.2}x the canary's hop (target <= 2)",
+            q(0, 0.5),
+            q(0, 0.5) as f64 / canary
+        ),
+        format!("ping-pong p50: ringbus {} ns against the disruptor's {} ns (target <=)", q(0, 0.5), q(1, 0.5)),
+    ]
 }
 
 /// The C API against native Rust, per event; prints both and returns the target lines.

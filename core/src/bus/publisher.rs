@@ -14,7 +14,7 @@ use super::record::{partition_for_key, Receipt, Record};
 use super::stats::PublisherCounters;
 use super::topic::TopicInner;
 use crate::ring::frame::{align, FLAG_PRODUCER, HEADER_LEN, PRODUCER_LEN};
-use crate::ring::{ClaimError, Ring};
+use crate::ring::{ClaimError, ProducerCache, Reservation, Ring};
 
 /// How long a claim may wait for space.
 #[derive(Debug, Clone, Copy)]
@@ -33,10 +33,10 @@ enum Wait {
 pub struct Publisher {
     topic: Arc<TopicInner>,
     counters: Arc<PublisherCounters>,
-    /// Per partition: the last producer limit seen (saves a shared load per claim).
-    /// Padded: this is written on the hot path, and a small heap block can otherwise share a
-    /// cache line with a reader's state.
-    limits: Box<[CachePadded<u64>]>,
+    /// Per partition: the last producer limit seen and where this publisher's last claim
+    /// ended (saves a shared load per claim). Padded: this is written on the hot path, and a
+    /// small heap block can otherwise share a cache line with a reader's state.
+    caches: Box<[CachePadded<ProducerCache>]>,
     home: u32,
     /// The topic is `Durability::Sync`: publishing waits for the fsync.
     sync: bool,
@@ -59,7 +59,8 @@ impl Publisher {
             home
         };
         let sync = topic.config.durability == Durability::Sync;
-        Ok(Self { topic, counters, limits: (0..n).map(|_| CachePadded::new(0)).collect(), home, sync })
+        let caches = (0..n).map(|_| CachePadded::new(ProducerCache::default())).collect();
+        Ok(Self { topic, counters, caches, home, sync })
     }
 
     /// The partition this publisher's unkeyed records go to.
@@ -141,14 +142,13 @@ impl Publisher {
         let key = header.key.unwrap_or(&[]);
         let frame_len = self.frame_len(key.len(), len)?;
         let wait = Wait::Until(timeout.map(|t| Instant::now() + t));
-        let (start, position) = self.claim_space(partition, align(frame_len), wait)?;
+        let position = self.claim_space(partition, align(frame_len), wait)?;
         let ring = &self.topic.rings[partition as usize];
         // SAFETY: we just claimed this frame and have not committed it.
         unsafe { ring.write_body(position, HEADER_LEN, key) };
         Ok(Claim {
             publisher: self,
             partition,
-            start,
             position,
             key_len: key.len(),
             len,
@@ -178,20 +178,33 @@ impl Publisher {
         Ok(HEADER_LEN + key_len + payload_len)
     }
 
+    /// Claims `bytes` on `partition` and returns the space's first position. A publish that
+    /// waits without a deadline claims with [`Ring::claim`] (one `fetch_add` when far from
+    /// the limit); one that must be able to give up claims with [`Ring::try_claim`], which
+    /// never takes space it cannot use.
     #[inline]
-    fn claim_space(&mut self, partition: u32, bytes: usize, wait: Wait) -> Result<(u64, u64), Error> {
+    fn claim_space(&mut self, partition: u32, bytes: usize, wait: Wait) -> Result<u64, Error> {
         let p = partition as usize;
         let ring = &self.topic.rings[p];
-        match ring.try_claim(bytes, &mut self.limits[p]) {
-            Ok(claimed) => Ok(claimed),
+        let cache = &mut self.caches[p];
+        let claimed = match wait {
+            Wait::Until(None) => ring.claim(bytes, cache),
+            _ => ring.try_claim(bytes, cache),
+        };
+        match claimed {
+            Ok(position) => Ok(position),
             Err(ClaimError::Closed) => Err(self.topic.closed_error(partition)),
-            Err(ClaimError::Full) => {
+            Err(e) => {
                 self.counters.full_waits[p].add(1);
-                match wait {
-                    Wait::No => Err(Error::Timeout),
-                    Wait::Until(deadline) => {
-                        Self::wait_for_space(ring, &mut self.limits[p], bytes, deadline, &self.topic, partition)
+                match (wait, e) {
+                    (Wait::No, _) => Err(Error::Timeout),
+                    (Wait::Until(deadline), ClaimError::Full) => {
+                        Self::wait_for_space(ring, cache, bytes, deadline, &self.topic, partition)
                     }
+                    (_, ClaimError::Reserved(r)) => {
+                        Self::wait_for_reservation(ring, cache, bytes, r, &self.topic, partition)
+                    }
+                    (_, ClaimError::Closed) => unreachable!("handled above"),
                 }
             }
         }
@@ -200,22 +213,63 @@ impl Publisher {
     #[cold]
     fn wait_for_space(
         ring: &Ring,
-        limit: &mut u64,
+        cache: &mut ProducerCache,
         bytes: usize,
         deadline: Option<Instant>,
         topic: &TopicInner,
         partition: u32,
-    ) -> Result<(u64, u64), Error> {
+    ) -> Result<u64, Error> {
         let mut outcome = Err(Error::Timeout);
         let ready = || {
-            outcome = match ring.try_claim(bytes, limit) {
-                Ok(claimed) => Ok(claimed),
-                Err(ClaimError::Closed) => Err(topic.closed_error(partition)),
+            outcome = match ring.try_claim(bytes, cache) {
+                Ok(position) => Ok(position),
                 Err(ClaimError::Full) => return false,
+                Err(_) => Err(topic.closed_error(partition)),
             };
             true
         };
         topic.config.wait.wait(&ring.writable, ready, deadline);
+        outcome
+    }
+
+    /// Waits for the space of a reservation (a `fetch_add` claim that passed the limit and
+    /// could not be taken back). No deadline: the space is this publisher's and readers wait
+    /// for it, so it is either used or taken back once the claims above it are.
+    #[cold]
+    fn wait_for_reservation(
+        ring: &Ring,
+        cache: &mut ProducerCache,
+        bytes: usize,
+        reservation: Reservation,
+        topic: &TopicInner,
+        partition: u32,
+    ) -> Result<u64, Error> {
+        // `None` once the reservation was taken back: then claim as `try_claim` does.
+        let mut pending = Some(reservation);
+        let mut outcome = Err(Error::Timeout);
+        let ready = || {
+            let claimed = match pending {
+                Some(r) => match ring.settle(r, bytes, cache) {
+                    None => return false,
+                    Some(result) => result,
+                },
+                None => ring.try_claim(bytes, cache),
+            };
+            outcome = match claimed {
+                Ok(position) => Ok(position),
+                Err(ClaimError::Reserved(r)) => {
+                    pending = Some(r);
+                    return false;
+                }
+                Err(ClaimError::Full) => {
+                    pending = None;
+                    return false;
+                }
+                Err(ClaimError::Closed) => Err(topic.closed_error(partition)),
+            };
+            true
+        };
+        topic.config.wait.wait(&ring.writable, ready, None);
         outcome
     }
 
@@ -237,7 +291,7 @@ impl Publisher {
         let key = record.key.unwrap_or(&[]);
         let prefix = if record.producer.is_some() { PRODUCER_LEN } else { 0 };
         let len = self.frame_len(key.len(), record.payload.len())? + prefix;
-        let (start, position) = self.claim_space(partition, align(len), wait)?;
+        let position = self.claim_space(partition, align(len), wait)?;
         let timestamp = record.timestamp.unwrap_or_else(|| clock::now(self.topic.config.timestamps));
         let ring = &self.topic.rings[partition as usize];
         // SAFETY: the frame at `position` of aligned size align(len) was claimed just above by
@@ -245,7 +299,7 @@ impl Publisher {
         unsafe { write_frame(ring, position, timestamp, key, record.payload, record.producer) };
         ring.commit(position, len);
         let end = position + align(len) as u64;
-        ring.publish(start, end);
+        ring.notify_readers();
         self.counters.published[partition as usize].add(1);
         Ok((Receipt { partition, offset: position, duplicate: false }, end))
     }
@@ -310,7 +364,7 @@ impl Publisher {
                 bytes += len;
                 j += 1;
             }
-            let (start, mut position) = self.claim_space(partition, bytes as usize, Wait::Until(deadline))?;
+            let mut position = self.claim_space(partition, bytes as usize, Wait::Until(deadline))?;
             let ring = &self.topic.rings[partition as usize];
             for r in &records[i..j] {
                 let key = r.key.unwrap_or(&[]);
@@ -325,17 +379,17 @@ impl Publisher {
                 ring.commit(position, len);
                 position += align(len) as u64;
             }
-            ring.publish(start, position);
+            ring.notify_readers();
             self.counters.published[partition as usize].add((j - i) as u64);
             i = j;
         }
         if self.sync {
-            // Every partition this batch may have touched: waiting for its current frontier
-            // covers our frames (at most one extra fsync round of other publishers' events).
+            // Every partition this batch touched: its frames end where our last claim there
+            // ended.
             for p in 0..partitions {
                 let touched = partitions == 1 || records.iter().any(|r| route(r) == p);
                 if touched {
-                    let end = self.topic.rings[p as usize].committed();
+                    let end = self.caches[p as usize].last_end;
                     self.topic.wait_durable(p, end, deadline)?;
                 }
             }
@@ -465,8 +519,6 @@ impl Drop for Publisher {
 pub struct Claim<'p> {
     publisher: &'p mut Publisher,
     partition: u32,
-    /// Start of the claim (a padding frame may precede `position`).
-    start: u64,
     position: u64,
     key_len: usize,
     len: usize,
@@ -508,7 +560,7 @@ impl Claim<'_> {
         }
         ring.commit(self.position, len);
         let end = self.position + align(len) as u64;
-        ring.publish(self.start, end);
+        ring.notify_readers();
         self.publisher.counters.published[self.partition as usize].add(1);
         self.done = true;
         if self.publisher.sync {
@@ -544,7 +596,7 @@ impl Drop for Claim<'_> {
         if !self.done {
             let bytes = align(HEADER_LEN + self.key_len + self.len);
             self.ring().commit_padding(self.position, bytes);
-            self.ring().publish(self.start, self.position + bytes as u64);
+            self.ring().notify_readers();
         }
     }
 }

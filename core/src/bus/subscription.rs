@@ -33,8 +33,6 @@ struct PartReader {
     index: u64,
     /// Position last released to producers.
     released: u64,
-    /// Cached commit frontier (refreshed when `position` reaches it).
-    committed: u64,
     cursor: Option<Arc<Cursor>>,
     gate_id: Option<u64>,
     /// Reading segment files, behind the ring (persisted topics); not joined to the ring then.
@@ -205,7 +203,6 @@ impl Subscription {
                     position,
                     index: 0,
                     released: position,
-                    committed: position,
                     cursor,
                     gate_id: None,
                     disk: Some(reader),
@@ -222,7 +219,6 @@ impl Subscription {
                 position: joined.position,
                 index: joined.event_index,
                 released: joined.position,
-                committed: joined.position,
                 cursor,
                 gate_id: joined.gate_id,
                 disk: None,
@@ -437,13 +433,6 @@ impl Subscription {
             let part = &mut self.parts[slot];
             let ring = &self.topic.rings[part.partition as usize];
             loop {
-                if part.position >= part.committed {
-                    part.committed = ring.committed();
-                    if part.position >= part.committed {
-                        closed += usize::from(ring.drained_at(part.position));
-                        break;
-                    }
-                }
                 match ring.word0(part.position) {
                     Word0::Padding(len) => part.position += len as u64,
                     Word0::Event(len) => {
@@ -481,10 +470,12 @@ impl Subscription {
                     }
                     Word0::Uncommitted => {
                         if self.mode != Mode::Gated && ring.lapped(part.position) {
-                            if let Some(e) = self.lagged(slot) {
-                                return Err(e);
+                            match self.lagged(slot) {
+                                Some(e) => return Err(e),
+                                None => break,
                             }
                         }
+                        closed += usize::from(ring.drained_at(part.position));
                         break;
                     }
                 }
@@ -511,7 +502,6 @@ impl Subscription {
                     part.position = joined.position;
                     part.index = joined.event_index;
                     part.released = joined.position;
-                    part.committed = joined.position;
                     part.gate_id = joined.gate_id;
                     return Ok(None);
                 }
@@ -551,13 +541,13 @@ impl Subscription {
         let lost = index.saturating_sub(part.index);
         part.position = earliest;
         part.index = index;
-        part.committed = earliest;
         self.counters.dropped.add(lost);
         Some(Error::Lagged { partition: part.partition, lost })
     }
 
-    /// Gated mode's batch path: hands every event below each partition's commit frontier (up
-    /// to `max`) to `f` straight from the ring, without waiting, until `f` returns false.
+    /// Gated mode's batch path: hands every committed event of each partition (up to `max`,
+    /// stopping at the first frame not committed yet) to `f` straight from the ring, without
+    /// waiting, until `f` returns false.
     /// Returns how many, and whether `f` wants more.
     fn drain_gated<F: FnMut(EventRef<'_>, bool) -> bool>(&mut self, max: usize, f: &mut F) -> (usize, bool) {
         let count = self.parts.len();
@@ -571,23 +561,23 @@ impl Subscription {
                 continue;
             }
             let ring = &topic.rings[part.partition as usize];
-            if part.position >= part.committed {
-                part.committed = ring.committed();
-            }
-            let (mut position, end) = (part.position, part.committed);
+            let mut position = part.position;
             let start_n = n;
-            while position < end && n < max && go_on {
-                let (padding, len) = ring.committed_frame(position);
-                if !padding {
-                    let (timestamp, meta) = ring.header(position);
-                    // SAFETY: the frame is below the commit frontier this thread Acquire-loaded,
-                    // and our gate stays at or before it until the next `release`, which needs
-                    // &mut self, after `f` has returned.
-                    let body = unsafe { ring.body(position, len) };
-                    go_on = f(event_from_frame(position, part.partition, timestamp, meta, body), true);
-                    n += 1;
+            while n < max && go_on {
+                match ring.word0(position) {
+                    Word0::Uncommitted => break,
+                    Word0::Padding(len) => position += len as u64,
+                    Word0::Event(len) => {
+                        let (timestamp, meta) = ring.header(position);
+                        // SAFETY: this thread Acquire-loaded the frame's word 0 (committed), and
+                        // our gate stays at or before it until the next `release`, which needs
+                        // &mut self, after `f` has returned.
+                        let body = unsafe { ring.body(position, len) };
+                        go_on = f(event_from_frame(position, part.partition, timestamp, meta, body), true);
+                        n += 1;
+                        position += align(len) as u64;
+                    }
                 }
-                position += align(len) as u64;
             }
             part.position = position;
             part.index += (n - start_n) as u64;
@@ -630,9 +620,10 @@ impl Subscription {
         let ready = || {
             self.parts.iter().any(|part| {
                 let ring = &self.topic.rings[part.partition as usize];
-                // A lapped copying reader is below the frontier too: `find` reports the loss.
+                // A lapped copying reader finds no frame of its lap: `find` reports the loss.
                 part.disk.is_some()
-                    || part.position < ring.committed()
+                    || ring.is_ready_at(part.position)
+                    || (self.mode != Mode::Gated && ring.lapped(part.position))
                     || part.cursor.as_ref().is_some_and(|c| c.is_evicted())
                     || ring.drained_at(part.position)
             })
@@ -679,7 +670,9 @@ impl Readiness {
             ReadinessKind::Subscription { counters, partitions } => partitions.iter().any(|&p| {
                 let ring = &self.topic.rings[p as usize];
                 let position = counters.position[p as usize].get();
-                ring.is_closed() || position < ring.committed()
+                // Read from another thread: the frame at `position` may be of another lap by
+                // now, which reads as not committed, or as lapped (worth a look either way).
+                ring.is_closed() || (position != u64::MAX && (ring.is_ready_at(position) || ring.lapped(position)))
             }),
             ReadinessKind::Group(g) => g.may_have_work(),
         }

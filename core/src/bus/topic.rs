@@ -330,7 +330,8 @@ impl Topic {
     pub fn flush(&self, timeout: Option<std::time::Duration>) -> Result<(), Error> {
         let deadline = timeout.map(|t| std::time::Instant::now() + t);
         let Some(logs) = &self.inner.logs else { return Ok(()) };
-        let targets: Vec<u64> = self.inner.rings.iter().map(|r| r.committed()).collect();
+        // Everything claimed so far: what was published before this call lies below the tail.
+        let targets: Vec<u64> = self.inner.rings.iter().map(|r| r.tail()).collect();
         for (log, &target) in logs.iter().zip(&targets) {
             log.flush_target.fetch_max(target, std::sync::atomic::Ordering::AcqRel);
         }

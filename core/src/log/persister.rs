@@ -138,15 +138,20 @@ impl PartWriter {
         now: Instant,
     ) -> Result<bool, Error> {
         let durability = config.durability;
-        let committed = ring.committed();
         let mut busy = false;
-        while self.written < committed {
+        // Claimed by now: this round writes at most up to here, so it ends under a steady
+        // stream of publishes too.
+        let tail = ring.tail();
+        while self.written < tail {
+            // What is committed from our gate on (the ring has no commit frontier: we walk the
+            // frames), up to the active segment's end.
             let segment_end = self.active_first + self.segment_bytes - SEGMENT_HEADER_LEN;
-            let (to, rotate) = if committed > segment_end {
-                (self.boundary_at_most(ring, segment_end), true)
-            } else {
-                (committed, false)
-            };
+            let to = ring.committed_run(self.written, segment_end);
+            // Rotate when the next frame is committed and would not fit in the segment.
+            let rotate = ring.is_ready_at(to) && !self.fits(ring, to, segment_end);
+            if to == self.written && !rotate {
+                break;
+            }
             if to > self.written {
                 let sync = rotate || durability == Durability::Sync;
                 self.write(ring, io, to, sync)?;
@@ -189,9 +194,9 @@ impl PartWriter {
         while pos < to {
             let index = pos & (ring.capacity() - 1);
             let n = (to - pos).min(ring.capacity() - index);
-            // SAFETY: `pos .. pos + n` lies below the commit frontier loaded in `step` and at or
-            // after our gate (`written`), which we move only after this write; it does not cross
-            // the buffer's end.
+            // SAFETY: `pos .. pos + n` holds frames whose words 0 `step` Acquire-loaded
+            // (`committed_run`), at or after our gate (`written`), which we move only after this
+            // write; it does not cross the buffer's end.
             let bytes = unsafe { ring.log_bytes(pos, n as usize) };
             writes.push(Write { offset: SEGMENT_HEADER_LEN + (pos - self.active_first), bytes });
             pos += n;
@@ -236,17 +241,10 @@ impl PartWriter {
         self.log.synced.notify();
     }
 
-    /// The last frame boundary at or before `limit`, walking committed frames from `written`.
-    fn boundary_at_most(&self, ring: &Ring, limit: u64) -> u64 {
-        let mut pos = self.written;
-        loop {
-            let (_, len) = ring.committed_frame(pos);
-            let next = pos + align(len) as u64;
-            if next > limit {
-                return pos;
-            }
-            pos = next;
-        }
+    /// Whether the committed frame at `position` ends at or before `segment_end`.
+    fn fits(&self, ring: &Ring, position: u64, segment_end: u64) -> bool {
+        let (_, len) = ring.committed_frame(position);
+        position + align(len) as u64 <= segment_end
     }
 
     /// Seals the active segment (everything in it is fsynced; its durable field says where it
@@ -276,6 +274,9 @@ impl PartWriter {
         *self.log.poisoned.lock() = Some(error.to_string());
         self.log.poisoned_flag.store(true, Ordering::Release);
         ring.close();
+        // Nothing more is written from this ring: stop holding its producers back, so a
+        // publisher waiting for space it already claimed gets it (and then sees the close).
+        ring.leave(self.gate_id);
         self.log.synced.wake_all();
     }
 
@@ -332,7 +333,7 @@ pub(crate) fn run(topic: Arc<TopicInner>, mut parts: Vec<PartWriter>, mut io: Bo
         let ready = || {
             parts.iter().enumerate().any(|(i, w)| {
                 !w.poisoned
-                    && (topic.rings[i].committed() > w.written
+                    && (topic.rings[i].is_ready_at(w.written)
                         || topic.rings[i].drained_at(w.written)
                         || (w.log.flush_target.load(Ordering::Acquire) > w.durable && w.written > w.durable))
             })

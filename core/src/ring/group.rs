@@ -138,7 +138,7 @@ impl GroupCursor {
         if self.returned.load(Ordering::Acquire) != 0 {
             return true;
         }
-        self.next() < ring.committed()
+        ring.is_ready_at(self.next())
     }
 
     /// Claims a run of at most `max_events` committed events (padding frames ride along) for
@@ -154,15 +154,13 @@ impl GroupCursor {
         }
         let mut start = self.next.load(Ordering::Acquire);
         loop {
-            let tail = ring.committed();
             let mut end = start;
             let mut events = 0;
             // The frames from `start` are protected by the gate as long as `next == start`; if
             // another member moves `next` meanwhile, these reads may see freed bytes, and the
-            // CAS below fails, discarding them.
-            while end < tail && events < max_events {
-                // Below the frontier every frame is committed; `Uncommitted` here means the
-                // bytes were freed under a stale `start`, and the CAS below will fail.
+            // CAS below fails, discarding them. The walk stops at the first frame not
+            // committed yet (its word 0 reads as uncommitted: see the ring's module docs).
+            while events < max_events {
                 match ring.word0(end) {
                     Word0::Uncommitted => break,
                     Word0::Padding(n) => end += n as u64,

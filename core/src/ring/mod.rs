@@ -3,19 +3,27 @@
 //! A ring is a power-of-two byte buffer laid out as a log. Positions are u64 byte offsets in
 //! the partition's log, growing forever; a position's byte index is `position & mask`.
 //!
-//! - **tail**: the next position to claim. Producers claim `[t, t + n)` with one CAS (the CAS
-//!   refuses to pass `limit`). A claim that would cross the buffer's end claims the rest of the
-//!   buffer as well and commits a padding frame there, so frames never wrap.
-//! - **limit**: producers may claim up to here. Every byte in `[tail, limit)` is zero in the
-//!   buffer, so an uncommitted frame's word 0 reads as 0. The cleaner (below) raises it.
-//! - **intent**: the limit the cleaner has announced before zeroing. Lapped readers compare it
-//!   with their position: bytes at position `p` are intact while `intent <= p + capacity`.
+//! - **tail**: the next position to claim. A publisher far from its cached limit claims with
+//!   one `fetch_add` ([`Ring::claim`]); near the limit, and for claims that must not overshoot
+//!   it ([`Ring::try_claim`]), with a CAS loop that refuses to pass `limit`. A claim that
+//!   would cross the buffer's end is padded, so frames never wrap.
+//! - **limit**: producers may claim up to here. Every byte of `[tail, limit + 8)` is zero in
+//!   the buffer: the word at the limit itself is kept zeroed (a sentinel), so a reader that
+//!   reaches the last claimable frame start finds a zero there, never bytes of an older lap.
+//! - **intent**: the end (exclusive) of what the cleaner has announced it will zero, always
+//!   `limit + 8` at rest. Lapped readers compare it with their position: bytes at position `p`
+//!   are intact while `intent <= p + capacity`.
 //! - **earliest**: the oldest frame still intact; every frame in `[earliest, tail)` is either
 //!   committed or claimed and not yet committed.
-//! - **committed**: the commit frontier; every frame below it is committed. Readers read only
-//!   below it. Producers move it after committing (`publish`), helping each other.
-//! - **gates**: `Block`/`Evict` subscriptions and groups (and later the persister). The cleaner
-//!   never frees bytes a gate has not passed.
+//! - **gates**: `Block`/`Evict` subscriptions, groups and the persister. The cleaner never
+//!   frees bytes a gate has not passed.
+//!
+//! There is no shared commit frontier. A frame is committed when its word 0 (length and a
+//! position tag) is stored with Release; readers Acquire-load word 0 at their own position and
+//! stop at the first frame that is not committed, as Aeron's `TermReader` does. So a publish
+//! touches only the tail's line (its claim) and the frame's own lines, and readers touch only
+//! the frames. Whatever needs "everything committed so far" (a `Latest` join, lag stats, the
+//! persister) walks the frames itself, off the publish path.
 //!
 //! The cleaner runs inside `advance`, called by a producer that found its cached limit too low.
 //! Under the cleaner lock it moves `earliest` to the lowest gate (or walks frames from it,
@@ -46,16 +54,40 @@ use notify::Notifier;
 /// lines are still in cache when producers write them.
 const CHUNK: u64 = 8 << 10;
 
-/// Bit 63 of the tail word: the ring is closed. Positions never reach 2^63.
+/// Bit 63 of the tail word: the ring is closed. Positions never reach 2^62.
 const CLOSED: u64 = 1 << 63;
+
+/// The zeroed word kept at the limit (see the module docs).
+const SENTINEL: u64 = 8;
 
 /// Why a claim did not succeed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ClaimError {
-    /// No room: gates have not released enough space.
+    /// No room: gates have not released enough space. Nothing was claimed.
     Full,
-    /// The ring was closed.
+    /// The ring was closed. Nothing was claimed.
     Closed,
+    /// A `fetch_add` claim landed past the limit and could not be taken back (a later claim
+    /// sits on top of it). The space is this producer's: wait for room with
+    /// [`Ring::settle`] until it resolves.
+    Reserved(Reservation),
+}
+
+/// Space claimed by `fetch_add` that passes the producers' limit: `start .. end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Reservation {
+    start: u64,
+    end: u64,
+}
+
+/// What a publisher remembers of a ring between claims, so that a claim reads no shared line
+/// but the tail's. Owned by one publisher.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ProducerCache {
+    /// The last limit this publisher loaded.
+    pub(crate) limit: u64,
+    /// The end of this publisher's last claim (a lower bound of the tail).
+    pub(crate) last_end: u64,
 }
 
 /// A gating reader's shared position.
@@ -164,8 +196,36 @@ pub(crate) struct Joined {
     pub(crate) gate_id: Option<u64>,
 }
 
-/// One partition's ring.
+/// The producers' line: the tail and, on single-producer rings, the claim-in-progress flag.
 #[derive(Debug)]
+struct ProducerLine {
+    /// Next position to claim; bit 63 = closed (multi-producer rings).
+    tail: AtomicU64,
+    /// Single-producer rings: the publisher is between the start of a claim and its tail
+    /// store. Written by the publisher only.
+    active: AtomicBool,
+}
+
+/// Flags and hints written rarely (close, the cleaner), kept off the lines of the hot path.
+#[derive(Debug)]
+struct Rare {
+    /// Mirror of the cleaner's `earliest` for lock-free hints.
+    earliest: AtomicU64,
+    /// Set first by `close`: single-producer claims check it.
+    closing: AtomicBool,
+    /// Set last by `close`, once no claim can start any more: readers check it (off the tail's
+    /// cache line, which producers write on every claim).
+    closed: AtomicBool,
+}
+
+/// One partition's ring.
+///
+/// `repr(C)` keeps the layout as written: the fields read on every publish and poll come
+/// first and are never written after creation, and every field that some thread writes sits
+/// on a cache line of its own (`CachePadded`), so a publish and a poll share no line but the
+/// frames themselves.
+#[derive(Debug)]
+#[repr(C)]
 pub(crate) struct Ring {
     mem: RingMemory,
     capacity: u64,
@@ -174,31 +234,19 @@ pub(crate) struct Ring {
     max_frame: usize,
     /// Minimum bytes the cleaner frees at once.
     chunk: u64,
-    tail: CachePadded<AtomicU64>,
-    /// Every frame below it is committed (a frame start). Readers read only below it, so they
-    /// never touch the cache lines producers are still writing.
-    committed: CachePadded<AtomicU64>,
-    limit: CachePadded<AtomicU64>,
-    intent: CachePadded<AtomicU64>,
-    /// Mirror of the cleaner's `earliest` for lock-free hints (stats).
-    earliest: AtomicU64,
-    /// Set first by `close`: single-producer claims check it.
-    closing: AtomicBool,
-    /// Set last by `close`, once no claim can start any more: readers check it (off the tail's
-    /// cache line, which producers write on every claim).
-    closed: AtomicBool,
     /// One publisher at a time: claims are plain stores, and close is a handshake.
     single: bool,
     /// Frames carry a CRC-32C (the topic is persisted).
     checksums: bool,
-    /// Single-producer rings: the publisher is between the start of a claim and its `publish`.
-    /// Written by the publisher only.
-    active: CachePadded<AtomicBool>,
-    cleaner: Mutex<Cleaner>,
-    /// Producers waiting for space.
-    pub(crate) writable: Notifier,
     /// Readers waiting for frames (shared by all partitions of a topic).
     pub(crate) readable: Arc<Notifier>,
+    producers: CachePadded<ProducerLine>,
+    limit: CachePadded<AtomicU64>,
+    intent: CachePadded<AtomicU64>,
+    rare: CachePadded<Rare>,
+    cleaner: CachePadded<Mutex<Cleaner>>,
+    /// Producers waiting for space.
+    pub(crate) writable: CachePadded<Notifier>,
 }
 
 impl Ring {
@@ -221,34 +269,37 @@ impl Ring {
     ) -> Self {
         debug_assert!(capacity.is_power_of_two() && capacity >= 64);
         debug_assert!(align(max_frame) <= capacity / 2 && max_frame >= HEADER_LEN);
-        debug_assert!(start % 8 == 0 && start < CLOSED / 2);
+        debug_assert!(start % 8 == 0 && start < CLOSED / 4);
         init_fences();
         let cap = capacity as u64;
+        // The buffer starts zeroed, so `[start, start + cap)` is free; the last word stays
+        // zero as the sentinel at the limit.
+        let limit = start + cap - SENTINEL;
         Self {
             mem: RingMemory::new(capacity),
             capacity: cap,
             mask: cap - 1,
             max_frame,
             chunk: (cap / 8).clamp(8, CHUNK),
-            tail: CachePadded::new(AtomicU64::new(start)),
-            committed: CachePadded::new(AtomicU64::new(start)),
-            limit: CachePadded::new(AtomicU64::new(start + cap)),
-            intent: CachePadded::new(AtomicU64::new(start + cap)),
-            earliest: AtomicU64::new(start),
-            closing: AtomicBool::new(false),
-            closed: AtomicBool::new(false),
             single,
             checksums,
-            active: CachePadded::new(AtomicBool::new(false)),
-            cleaner: Mutex::new(Cleaner {
+            readable,
+            producers: CachePadded::new(ProducerLine { tail: AtomicU64::new(start), active: AtomicBool::new(false) }),
+            limit: CachePadded::new(AtomicU64::new(limit)),
+            intent: CachePadded::new(AtomicU64::new(limit + SENTINEL)),
+            rare: CachePadded::new(Rare {
+                earliest: AtomicU64::new(start),
+                closing: AtomicBool::new(false),
+                closed: AtomicBool::new(false),
+            }),
+            cleaner: CachePadded::new(Mutex::new(Cleaner {
                 earliest: start,
                 events_before: 0,
                 ungated: 0,
                 gates: Vec::new(),
                 next_gate_id: 0,
-            }),
-            writable: Notifier::new(),
-            readable,
+            })),
+            writable: CachePadded::new(Notifier::new()),
         }
     }
 
@@ -257,18 +308,12 @@ impl Ring {
         (position & self.mask) as usize
     }
 
-    /// The next position to be claimed (Acquire: frames below it were claimed, so their bytes
-    /// were zeroed before the claim and read as 0 until committed).
+    /// The next position to be claimed (Acquire: frames below it were claimed). Claims that
+    /// are being taken back (an overshooting `fetch_add`, or one that met a closed ring) may
+    /// count in it for a moment.
     #[inline]
     pub(crate) fn tail(&self) -> u64 {
-        self.tail.load(Ordering::Acquire) & !CLOSED
-    }
-
-    /// The commit frontier: every frame below it is committed (Acquire: their bytes are
-    /// visible). Always a frame start.
-    #[inline]
-    pub(crate) fn committed(&self) -> u64 {
-        self.committed.load(Ordering::Acquire)
+        self.producers.tail.load(Ordering::Acquire) & !CLOSED
     }
 
     /// The producers' limit (Acquire: the zeroing below it is visible).
@@ -279,13 +324,13 @@ impl Ring {
 
     /// The oldest intact frame, as a hint (it may move right after the load).
     pub(crate) fn earliest_hint(&self) -> u64 {
-        self.earliest.load(Ordering::Acquire)
+        self.rare.earliest.load(Ordering::Acquire)
     }
 
     /// Whether the ring was closed.
     #[inline]
     pub(crate) fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Acquire)
+        self.rare.closed.load(Ordering::Acquire)
     }
 
     /// Whether a reader at `position` has read everything the ring will ever hold: the ring is
@@ -299,45 +344,45 @@ impl Ring {
         // Pairs with the fences of `close` and of a single-producer claim (see `close`); rare.
         atomic_fence(Ordering::SeqCst);
         // Acquire on `active` going false: the claim's tail store is visible below.
-        !self.active.load(Ordering::Acquire) && position >= self.tail()
+        !self.producers.active.load(Ordering::Acquire) && position >= self.tail()
     }
 
     /// Closes the ring: claims fail from now on; frames already claimed may still commit.
     ///
     /// Multi-producer: setting the bit in the tail word itself makes close and claims totally
     /// ordered: a claim either succeeded before (readers will see it below the closed tail) or
-    /// fails. Single-producer: the claim sets `active`, light fence, checks `closing`; close
-    /// sets `closing`, heavy fence, then `closed`. So when `closed` is visible, a claim that
-    /// missed `closing` has made `active` visible, and readers wait for it (`drained_at`).
+    /// fails (a `fetch_add` that met the bit takes its bytes back). Single-producer: the claim
+    /// sets `active`, light fence, checks `closing`; close sets `closing`, heavy fence, then
+    /// `closed`. So when `closed` is visible, a claim that missed `closing` has made `active`
+    /// visible, and readers wait for it (`drained_at`).
     pub(crate) fn close(&self) {
         if self.single {
-            self.closing.store(true, Ordering::Relaxed);
+            self.rare.closing.store(true, Ordering::Relaxed);
             // The heavy side of the claim's light fence. (Under loom both are SeqCst fences and
             // the reader's fence in `drained_at` would do; with membarrier the claim's side is a
             // compiler fence, which only a membarrier pairs with.)
             heavy_fence();
         } else {
-            self.tail.fetch_or(CLOSED, Ordering::AcqRel);
+            self.producers.tail.fetch_or(CLOSED, Ordering::AcqRel);
         }
-        self.closed.store(true, Ordering::Release);
+        self.rare.closed.store(true, Ordering::Release);
         self.writable.wake_all();
         self.readable.wake_all();
     }
 
-    /// Claims `bytes` (a multiple of 8, at most `capacity / 2`) of contiguous space and returns
-    /// the claim's start and the space's first position. If the space would cross the buffer's
-    /// end, the rest of the buffer is claimed too (from the claim's start) and filled with a
-    /// committed padding frame. After committing its frames, the producer calls
-    /// [`Ring::publish`] with the claim's start and end. `cached_limit` is the caller's
-    /// last seen limit (a per-producer cache that saves a shared load per claim).
+    /// Claims `bytes` (a multiple of 8, at most `capacity / 2`) of contiguous space for one
+    /// frame or a batch of frames and returns the space's first position. Never passes the
+    /// limit: a ring without room returns [`ClaimError::Full`] having claimed nothing. If the
+    /// space would cross the buffer's end, the rest of the buffer is claimed too and filled
+    /// with a committed padding frame. Multi-producer rings claim with a CAS loop on the tail.
     #[inline]
-    pub(crate) fn try_claim(&self, bytes: usize, cached_limit: &mut u64) -> Result<(u64, u64), ClaimError> {
+    pub(crate) fn try_claim(&self, bytes: usize, cache: &mut ProducerCache) -> Result<u64, ClaimError> {
         debug_assert!(bytes % 8 == 0 && bytes > 0 && bytes as u64 <= self.capacity / 2);
         if self.single {
-            return self.try_claim_single(bytes as u64, cached_limit);
+            return self.try_claim_single(bytes as u64, cache);
         }
         let bytes = bytes as u64;
-        let mut tail = self.tail.load(Ordering::Relaxed);
+        let mut tail = self.producers.tail.load(Ordering::Relaxed);
         loop {
             if tail & CLOSED != 0 {
                 return Err(ClaimError::Closed);
@@ -345,18 +390,12 @@ impl Ring {
             let room_to_end = self.capacity - (tail & self.mask);
             let pad = if bytes > room_to_end { room_to_end } else { 0 };
             let end = tail + pad + bytes;
-            if end > *cached_limit {
-                *cached_limit = self.limit();
-                if end > *cached_limit {
-                    *cached_limit = self.advance(end);
-                    if end > *cached_limit {
-                        return Err(ClaimError::Full);
-                    }
-                }
+            if !self.room_for(end, &mut cache.limit) {
+                return Err(ClaimError::Full);
             }
-            // Release: readers that Acquire-load the new tail see the zeroing this producer
-            // Acquire-loaded through `limit` (the claimed bytes read 0 until committed).
-            match self.tail.compare_exchange_weak(tail, end, Ordering::Release, Ordering::Relaxed) {
+            // Release: a reader that Acquire-loads the new tail sees the zeroing this producer
+            // Acquire-loaded through `limit`.
+            match self.producers.tail.compare_exchange_weak(tail, end, Ordering::Release, Ordering::Relaxed) {
                 Ok(_) => {
                     // Pairs with the Acquire fence of lapped readers: any of this producer's
                     // writes they observe makes the cleaner's intent for this lap visible too.
@@ -364,52 +403,165 @@ impl Ring {
                     if pad != 0 {
                         self.commit_raw(tail, pad as u32 | PADDING);
                     }
-                    return Ok((tail, tail + pad));
+                    cache.last_end = end;
+                    return Ok(tail + pad);
                 }
                 Err(now) => tail = now,
             }
         }
     }
 
+    /// Claims `bytes` like [`Ring::try_claim`], for a publisher that will wait for room rather
+    /// than give up. Far from the publisher's cached limit it takes one `fetch_add` on the
+    /// tail (the Disruptor's multi-producer `next()`); near it, the CAS loop. A `fetch_add`
+    /// that lands past the limit anyway (other publishers claimed meanwhile) is taken back
+    /// with a CAS when nothing was claimed after it, and otherwise returned as
+    /// [`ClaimError::Reserved`]: space this publisher owns and must wait for.
+    #[inline]
+    pub(crate) fn claim(&self, bytes: usize, cache: &mut ProducerCache) -> Result<u64, ClaimError> {
+        debug_assert!(bytes % 8 == 0 && bytes > 0 && bytes as u64 <= self.capacity / 2);
+        let bytes = bytes as u64;
+        // `last_end` is a lower bound of the tail (exact while this publisher is the only one),
+        // so this is the claim that cannot pass the cached limit unless others claimed since.
+        if self.single || cache.last_end + bytes > cache.limit {
+            return self.try_claim(bytes as usize, cache);
+        }
+        // Release: as for the CAS of `try_claim`.
+        let start = self.producers.tail.fetch_add(bytes, Ordering::Release);
+        let end = start + bytes;
+        if start & CLOSED != 0 || end > cache.limit || (start & self.mask) + bytes > self.capacity {
+            return self.claim_slow(Reservation { start, end }, bytes, cache);
+        }
+        // Pairs with the Acquire fence of lapped readers (see `try_claim`).
+        atomic_fence(Ordering::Release);
+        cache.last_end = end;
+        Ok(start)
+    }
+
+    /// The rare outcomes of a `fetch_add` claim: the ring was closed, the claim passed the
+    /// cached limit, or it crosses the buffer's end.
+    #[cold]
+    fn claim_slow(&self, r: Reservation, bytes: u64, cache: &mut ProducerCache) -> Result<u64, ClaimError> {
+        if r.start & CLOSED != 0 {
+            // Take our bytes back so the tail is the real end again, and let readers waiting
+            // for the end of the closed ring look again.
+            self.producers.tail.fetch_sub(bytes, Ordering::AcqRel);
+            self.readable.wake_all();
+            return Err(ClaimError::Closed);
+        }
+        match self.settle(r, bytes as usize, cache) {
+            Some(result) => result,
+            None => Err(ClaimError::Reserved(r)),
+        }
+    }
+
+    /// Resolves a reservation: `Some(Ok(position))` once its space is free (a reservation
+    /// crossing the buffer's end is turned into padding and the claim made again),
+    /// `Some(Err(_))` when it could be taken back (then as [`Ring::try_claim`]: `Full` or
+    /// `Closed`, or a new reservation), `None` while the publisher must go on waiting.
+    pub(crate) fn settle(
+        &self,
+        r: Reservation,
+        bytes: usize,
+        cache: &mut ProducerCache,
+    ) -> Option<Result<u64, ClaimError>> {
+        if self.room_for(r.end, &mut cache.limit) {
+            // The space is ours and free (pairs with lapped readers' Acquire fence).
+            atomic_fence(Ordering::Release);
+            let buffer_end = (r.start | self.mask) + 1;
+            if r.end <= buffer_end {
+                cache.last_end = r.end;
+                return Some(Ok(r.start));
+            }
+            // Frames never wrap: pad both pieces, then claim again after them.
+            self.commit_raw(r.start, (buffer_end - r.start) as u32 | PADDING);
+            self.commit_raw(buffer_end, (r.end - buffer_end) as u32 | PADDING);
+            self.readable.notify();
+            cache.last_end = r.end;
+            return Some(self.claim(bytes, cache));
+        }
+        // No room: take the claim back if nothing was claimed after it.
+        let now = self.producers.tail.load(Ordering::Relaxed);
+        if now & !CLOSED == r.end
+            && self
+                .producers
+                .tail
+                .compare_exchange(now, (now & CLOSED) | r.start, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        {
+            // A reservation below ours may now be taken back too; a closed ring's readers may
+            // now be at its end.
+            self.writable.notify();
+            if now & CLOSED != 0 {
+                self.readable.wake_all();
+                return Some(Err(ClaimError::Closed));
+            }
+            cache.last_end = r.start;
+            return Some(self.try_claim(bytes, cache));
+        }
+        None
+    }
+
+    /// Whether a claim may end at `end`: checks the cached limit, then the ring's, then runs
+    /// the cleaner. Updates the cache.
+    #[inline]
+    fn room_for(&self, end: u64, cached_limit: &mut u64) -> bool {
+        if end <= *cached_limit {
+            return true;
+        }
+        *cached_limit = self.limit();
+        if end <= *cached_limit {
+            return true;
+        }
+        *cached_limit = self.advance(end);
+        end <= *cached_limit
+    }
+
     /// [`Ring::try_claim`] for a single-producer ring: plain stores, no locked instruction.
     #[inline]
-    fn try_claim_single(&self, bytes: u64, cached_limit: &mut u64) -> Result<(u64, u64), ClaimError> {
+    fn try_claim_single(&self, bytes: u64, cache: &mut ProducerCache) -> Result<u64, ClaimError> {
         // The close handshake's light side: announce the claim, then look for a close.
-        self.active.store(true, Ordering::Relaxed);
+        self.producers.active.store(true, Ordering::Relaxed);
         light_fence();
-        if self.closing.load(Ordering::Relaxed) {
+        if self.rare.closing.load(Ordering::Relaxed) {
             self.end_single_section();
             return Err(ClaimError::Closed);
         }
         // Only this publisher writes the tail of a single-producer ring.
-        let tail = self.tail.load(Ordering::Relaxed);
+        let tail = self.producers.tail.load(Ordering::Relaxed);
         let room_to_end = self.capacity - (tail & self.mask);
         let pad = if bytes > room_to_end { room_to_end } else { 0 };
         let end = tail + pad + bytes;
-        if end > *cached_limit {
-            *cached_limit = self.limit();
-            if end > *cached_limit {
-                *cached_limit = self.advance(end);
-                if end > *cached_limit {
-                    self.end_single_section();
-                    return Err(ClaimError::Full);
-                }
-            }
+        if !self.room_for(end, &mut cache.limit) {
+            self.end_single_section();
+            return Err(ClaimError::Full);
         }
         // Release: as for the multi-producer CAS (readers and the cleaner see the zeroing).
-        self.tail.store(end, Ordering::Release);
+        self.producers.tail.store(end, Ordering::Release);
+        // The claim is in the tail: a reader of a closed ring now waits at our frame until we
+        // commit it, so the section can end before the frame is written. Release: a reader
+        // that sees `active` false sees the tail.
+        self.producers.active.store(false, Ordering::Release);
         atomic_fence(Ordering::Release);
         if pad != 0 {
             self.commit_raw(tail, pad as u32 | PADDING);
         }
-        Ok((tail, tail + pad))
+        cache.last_end = end;
+        Ok(tail + pad)
     }
 
     /// Leaves a single-producer claim section that claimed nothing. A reader of a closed ring
     /// may be asleep waiting for `active` to drop (`drained_at`), so wake it.
     #[cold]
     fn end_single_section(&self) {
-        self.active.store(false, Ordering::Release);
+        self.producers.active.store(false, Ordering::Release);
+        self.readable.notify();
+    }
+
+    /// Wakes parked readers, if any, after this producer committed frames. Costs a compiler
+    /// fence and one load of a line that only parking readers write.
+    #[inline]
+    pub(crate) fn notify_readers(&self) {
         self.readable.notify();
     }
 
@@ -444,8 +596,8 @@ impl Ring {
     /// The log bytes `position .. position + len` (they do not cross the buffer's end).
     ///
     /// # Safety
-    /// The range lies below the commit frontier this thread Acquire-loaded, and a gate this
-    /// caller holds keeps producers from reusing it while the borrow lives.
+    /// Every frame in the range is committed (this thread Acquire-loaded their words 0), and a
+    /// gate this caller holds keeps producers from reusing it while the borrow lives.
     #[cfg(not(loom))]
     #[inline]
     pub(crate) unsafe fn log_bytes(&self, position: u64, len: usize) -> &[u8] {
@@ -506,81 +658,48 @@ impl Ring {
         self.mem.store(self.index(position), commit_word(position, len_field), Ordering::Release);
     }
 
-    /// Moves the commit frontier over a claim `start .. end` whose frames this producer has all
-    /// committed, and over any later frames committed meanwhile; wakes parked readers if it
-    /// moved the frontier.
-    ///
-    /// The frontier only moves from a committed frame start, so producers help each other:
-    /// whoever finds `committed` at a committed frame walks forward and CASes it. A producer
-    /// whose claim lies beyond the frontier leaves the walk to the one before it. The pair
-    /// "commit stores, SeqCst fence, load `committed`" here and "CAS `committed`, SeqCst load of
-    /// word 0" in the walker makes sure one of the two sees the other, so no committed frame is
-    /// stranded behind the frontier (loom: `multi_producer_claim_commit_and_padding_at_the_wrap`).
-    #[inline]
-    pub(crate) fn publish(&self, start: u64, end: u64) {
-        if self.single {
-            // Nobody else commits: the frontier is simply our end (Release publishes the frames).
-            self.committed.store(end, Ordering::Release);
-            self.active.store(false, Ordering::Release);
-            self.readable.notify();
-            return;
-        }
-        atomic_fence(Ordering::SeqCst);
-        let mut c = self.committed.load(Ordering::Acquire);
-        if c < start || c >= end {
-            // Before us: the producer before us walks over our frames. At or past our end:
-            // someone already did.
-            return;
-        }
-        let mut moved = false;
-        // Our own frames are committed (we did it); start the walk at our end.
-        let mut own_end = end;
-        loop {
-            let tail = self.tail();
-            let mut n = c.max(own_end);
-            own_end = 0;
-            while n < tail {
-                let word = self.mem.load(self.index(n), Ordering::Acquire);
-                match decode_word0(word, n, self.max_frame) {
-                    Word0::Uncommitted => break,
-                    Word0::Padding(k) => n += k as u64,
-                    Word0::Event(k) => n += align(k) as u64,
-                }
-            }
-            if n == c {
-                break;
-            }
-            // Release: publishes the walked frames (Acquire-loaded above) to readers.
-            match self.committed.compare_exchange(c, n, Ordering::AcqRel, Ordering::Relaxed) {
-                Ok(_) => {
-                    moved = true;
-                    c = n;
-                    // Orders this store before the next walk's loads (the Dekker pair above)
-                    // and before the waiter-count load of the wake-up below.
-                    atomic_fence(Ordering::SeqCst);
-                }
-                Err(_) => break,
-            }
-        }
-        if moved {
-            self.readable.notify_after_fence();
-        }
-    }
-
     /// Turns a claimed frame of aligned size `bytes` into padding (a claim abandoned without
     /// commit), so readers skip it.
     pub(crate) fn commit_padding(&self, position: u64, bytes: usize) {
         self.commit_raw(position, bytes as u32 | PADDING);
     }
 
-    /// Word 0 at `position` (Acquire), decoded.
+    /// Word 0 at `position` (Acquire), decoded: a reader's commit check. A frame start that a
+    /// reader reached by reading the frames before it (or by a join) reads as committed only
+    /// once its producer committed it, and then every write to the frame is visible.
     #[inline]
     pub(crate) fn word0(&self, position: u64) -> Word0 {
         decode_word0(self.mem.load(self.index(position), Ordering::Acquire), position, self.max_frame)
     }
 
-    /// Word 0 of a frame below the commit frontier, already known committed: (padding?, length).
-    /// Relaxed: the caller's Acquire load of the frontier ordered the frame's bytes.
+    /// Whether the frame at `position` is committed (an event or padding).
+    #[inline]
+    pub(crate) fn is_ready_at(&self, position: u64) -> bool {
+        !matches!(self.word0(position), Word0::Uncommitted)
+    }
+
+    /// The end of the run of committed frames from the frame start `from`, at most up to
+    /// `stop` (a frame boundary is returned, so it may stop short of `stop`). Walks the frames'
+    /// words 0 (Acquire); for a gated reader at `from` (the persister), whose gate keeps the
+    /// frames from being reused.
+    pub(crate) fn committed_run(&self, from: u64, stop: u64) -> u64 {
+        let mut p = from;
+        while p < stop {
+            let next = match self.word0(p) {
+                Word0::Uncommitted => break,
+                Word0::Padding(n) => p + n as u64,
+                Word0::Event(n) => p + align(n) as u64,
+            };
+            if next > stop {
+                break;
+            }
+            p = next;
+        }
+        p
+    }
+
+    /// Word 0 of a frame already known committed (this thread Acquire-loaded it before):
+    /// (padding?, length).
     #[inline]
     pub(crate) fn committed_frame(&self, position: u64) -> (bool, usize) {
         let len = self.mem.load(self.index(position), Ordering::Relaxed) as u32;
@@ -649,28 +768,33 @@ impl Ring {
             // would chase one dependent load per frame through memory a lap old.
             st.earliest = st.earliest.max(gate);
         } else {
-            let stop = gate.min(target - self.capacity);
-            self.walk(&mut st, stop.min(self.committed()));
+            // The sentinel word at the new limit belongs to position `limit - capacity`, so
+            // that position must be freed too.
+            self.walk(&mut st, gate.min(target + SENTINEL - self.capacity));
         }
         // Zero only a chunk ahead (or what the claim needs), so producers write into lines
-        // that are still in their cache.
-        let new_limit = (st.earliest + self.capacity).min(target);
+        // that are still in their cache. The word at the new limit is zeroed too (the
+        // sentinel), so its position is freed as well: `new_limit + 8 - capacity <= earliest`.
+        let new_limit = (st.earliest + self.capacity - SENTINEL).min(target);
         if new_limit > limit {
             // Announce before zeroing: a lapped reader that sees a zeroed byte sees this too.
-            self.intent.store(new_limit, Ordering::Relaxed);
+            self.intent.store(new_limit + SENTINEL, Ordering::Relaxed);
             atomic_fence(Ordering::Release);
-            let from = self.index(limit);
+            // The word at the old limit is already zero (the old sentinel).
+            let from = self.index(limit + SENTINEL);
             let len = (new_limit - limit) as usize;
             let first = len.min(self.capacity as usize - from);
-            // SAFETY: the bytes lie below every gate and below the commit frontier of the lap
-            // before (the walk stopped there), and above the old limit no producer has claimed
-            // them: nobody but a validating lapped reader touches them.
+            // SAFETY: the bytes belong to positions below every gate and below the first
+            // uncommitted frame of the lap before (the walk stopped there, or the lowest gate,
+            // which no reader passes uncommitted), and above the old limit no producer has
+            // claimed them: nobody but a validating lapped reader touches them.
             unsafe {
                 self.mem.zero(from, first);
                 self.mem.zero(0, len - first);
             }
-            self.earliest.store(st.earliest, Ordering::Release);
-            // Release: producers that Acquire-load the limit see the zeroes.
+            self.rare.earliest.store(st.earliest, Ordering::Release);
+            // Release: producers that Acquire-load the limit see the zeroes, and so do the
+            // readers of the frames those producers commit.
             self.limit.store(new_limit, Ordering::Release);
         }
         if new_limit < need_end {
@@ -685,18 +809,20 @@ impl Ring {
         new_limit
     }
 
-    /// Advances the cleaner's `earliest` over committed frames while below `stop`.
+    /// Advances the cleaner's `earliest` over committed frames while below `stop`, stopping
+    /// at the first frame not committed yet.
     fn walk(&self, st: &mut Cleaner, stop: u64) {
         // Locals: the guard's fields would be stored back on every frame.
         let (mut p, mut events) = (st.earliest, st.events_before);
-        // Every frame below `stop` is committed (callers bound it by the commit frontier), so
-        // only the length field is needed.
         while p < stop {
-            let len = self.mem.load(self.index(p), Ordering::Acquire) as u32;
-            debug_assert!(matches!(self.word0(p), Word0::Padding(_) | Word0::Event(_)));
-            let padding = len & PADDING != 0;
-            p += align((len & !PADDING) as usize) as u64;
-            events += u64::from(!padding);
+            match self.word0(p) {
+                Word0::Uncommitted => break,
+                Word0::Padding(n) => p += n as u64,
+                Word0::Event(n) => {
+                    p += align(n) as u64;
+                    events += 1;
+                }
+            }
         }
         (st.earliest, st.events_before) = (p, events);
     }
@@ -727,19 +853,16 @@ impl Ring {
         let mut position = st.earliest;
         let mut index = st.events_before;
         let tail = self.tail();
-        let committed = self.committed();
         let target = match at {
             JoinAt::Earliest => position,
-            JoinAt::Latest => committed,
+            // The walk below stops at the first frame not committed yet.
+            JoinAt::Latest => tail,
             JoinAt::Offset(n) => {
                 if n < st.earliest {
                     return Err(JoinError::Trimmed { earliest: st.earliest });
                 }
                 if n > tail {
                     return Err(JoinError::Beyond { next: tail });
-                }
-                if n > committed {
-                    return Err(JoinError::Pending);
                 }
                 n
             }
@@ -784,16 +907,22 @@ impl Ring {
         st.ungated -= 1;
     }
 
-    /// Events committed from `position` (or the oldest event held, if later) to the commit
-    /// frontier: a reader's lag. Walks the frames under the cleaner lock; for stats.
+    /// Events committed from `position` (or the oldest event held, if later) up to the first
+    /// frame not committed yet: a reader's lag. Walks the frames under the cleaner lock (so
+    /// none is freed meanwhile); for stats.
     pub(crate) fn events_from(&self, position: u64) -> u64 {
         let st = self.cleaner.lock();
-        let (mut p, end) = (position.max(st.earliest), self.committed());
+        let (mut p, end) = (position.max(st.earliest), self.tail());
         let mut events = 0;
         while p < end {
-            let (padding, len) = self.committed_frame(p);
-            events += u64::from(!padding);
-            p += align(len) as u64;
+            match self.word0(p) {
+                Word0::Uncommitted => break,
+                Word0::Padding(n) => p += n as u64,
+                Word0::Event(n) => {
+                    p += align(n) as u64;
+                    events += 1;
+                }
+            }
         }
         events
     }

@@ -110,15 +110,6 @@ impl Notifier {
         }
     }
 
-    /// Like [`notify`](Self::notify) for a caller that has already run a SeqCst fence after
-    /// its condition store.
-    #[inline]
-    pub(crate) fn notify_after_fence(&self) {
-        if self.waiters.load(Ordering::Relaxed) != 0 {
-            self.wake_all();
-        }
-    }
-
     /// Wakes every sleeper unconditionally (close, leave: rare paths).
     pub(crate) fn wake_all(&self) {
         let _guard = self.lock.lock();
