@@ -812,8 +812,15 @@ impl Ring {
     /// Advances the cleaner's `earliest` over committed frames while below `stop`, stopping
     /// at the first frame not committed yet.
     fn walk(&self, st: &mut Cleaner, stop: u64) {
-        // Locals: the guard's fields would be stored back on every frame.
-        let (mut p, mut events) = (st.earliest, st.events_before);
+        let (p, events) = self.count_committed(st.earliest, stop);
+        (st.earliest, st.events_before) = (p, st.events_before + events);
+    }
+
+    /// Walks committed frames from the frame start `from` while below `stop`, stopping at the
+    /// first frame not committed yet: (where it stopped, events passed). The caller keeps the
+    /// frames from being freed meanwhile (the cleaner lock, or a gate).
+    fn count_committed(&self, from: u64, stop: u64) -> (u64, u64) {
+        let (mut p, mut events) = (from, 0);
         while p < stop {
             match self.word0(p) {
                 Word0::Uncommitted => break,
@@ -824,7 +831,7 @@ impl Ring {
                 }
             }
         }
-        (st.earliest, st.events_before) = (p, events);
+        (p, events)
     }
 
     /// Records that gate `i` holds a full ring back; evicts it once its policy says so.
@@ -867,16 +874,8 @@ impl Ring {
                 n
             }
         };
-        while position < target {
-            match self.word0(position) {
-                Word0::Uncommitted => break,
-                Word0::Padding(n) => position += n as u64,
-                Word0::Event(n) => {
-                    position += align(n) as u64;
-                    index += 1;
-                }
-            }
-        }
+        let (reached, events) = self.count_committed(position, target);
+        (position, index) = (reached, index + events);
         if let JoinAt::Offset(n) = at {
             if position < n {
                 return Err(JoinError::Pending);
@@ -912,19 +911,7 @@ impl Ring {
     /// none is freed meanwhile); for stats.
     pub(crate) fn events_from(&self, position: u64) -> u64 {
         let st = self.cleaner.lock();
-        let (mut p, end) = (position.max(st.earliest), self.tail());
-        let mut events = 0;
-        while p < end {
-            match self.word0(p) {
-                Word0::Uncommitted => break,
-                Word0::Padding(n) => p += n as u64,
-                Word0::Event(n) => {
-                    p += align(n) as u64;
-                    events += 1;
-                }
-            }
-        }
-        events
+        self.count_committed(position.max(st.earliest), self.tail()).1
     }
 
     /// Removes gate `id` (a reader leaving) and wakes producers waiting for space.
