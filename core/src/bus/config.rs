@@ -42,7 +42,10 @@ impl Durability {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Producers {
-    /// Any number of publishers; claims take one compare-and-swap each. The default.
+    /// Any number of publishers. The default. While a topic has one publisher, its claims are
+    /// plain stores, as with `Single`; creating a second publisher switches every claim to one
+    /// atomic `fetch_add` (a CAS near a full ring), and dropping back to one switches back.
+    /// The switch waits for the lone publisher's claim in progress, if any (a few instructions).
     #[default]
     Multi,
     /// One publisher at a time ([`Topic::publisher`](crate::Topic::publisher) fails with

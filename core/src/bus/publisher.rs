@@ -53,6 +53,12 @@ impl Publisher {
         let counters = Arc::new(PublisherCounters::new(n));
         let home = {
             let mut reg = topic.registry.lock();
+            if reg.publishers.len() == 1 {
+                // The lone publisher claimed with plain stores: from now on all claim shared.
+                for ring in topic.rings.iter() {
+                    ring.share();
+                }
+            }
             reg.publishers.push(Arc::downgrade(&counters));
             let home = reg.next_home;
             reg.next_home = (home + 1) % topic.partitions();
@@ -76,7 +82,34 @@ impl Publisher {
     /// [`Error::NoSuchPartition`], [`Error::Poisoned`] (persisted topics: a write failed).
     #[inline]
     pub fn publish<'a>(&mut self, record: impl Into<Record<'a>>) -> Result<Receipt, Error> {
-        self.publish_one(&record.into(), Wait::Until(None))
+        let record = record.into();
+        if !self.sync && record.key.is_none() && record.partition.is_none() && record.producer.is_none() {
+            // The common case, kept small so that it inlines into the caller's loop: every
+            // store it saves is a store-buffer entry the cross-core misses do not wait behind.
+            return self.append_payload(record.payload, record.timestamp);
+        }
+        self.publish_one(&record, Wait::Until(None))
+    }
+
+    /// Publishes a bare payload (no key, partition or producer id) to the home partition,
+    /// waiting for space: [`publish`](Self::publish)'s common case.
+    #[inline(always)]
+    fn append_payload(&mut self, payload: &[u8], timestamp: Option<u64>) -> Result<Receipt, Error> {
+        let partition = self.home;
+        let len = self.frame_len(0, payload.len())?;
+        let position = self.claim_space(partition, align(len), Wait::Until(None))?;
+        let ts = timestamp.unwrap_or_else(|| clock::now(self.topic.config.timestamps));
+        let ring = &self.topic.rings[partition as usize];
+        // SAFETY: the frame at `position` of aligned size align(len) was claimed just above by
+        // this publisher and is not committed yet.
+        unsafe {
+            ring.write_header(position, len, ts, 0, 0, &[payload]);
+            ring.write_body(position, HEADER_LEN, payload);
+        }
+        ring.commit(position, len);
+        ring.notify_readers();
+        self.counters.published[partition as usize].add(1);
+        Ok(Receipt { partition, offset: position, duplicate: false })
     }
 
     /// Like [`publish`](Self::publish), giving up with [`Error::Timeout`] after `timeout`.
@@ -169,20 +202,28 @@ impl Publisher {
     #[inline]
     fn frame_len(&self, key_len: usize, payload_len: usize) -> Result<usize, Error> {
         let config = &self.topic.config;
-        if payload_len > config.max_payload {
-            return Err(Error::PayloadTooLarge { len: payload_len, max: config.max_payload });
-        }
-        if key_len > config.max_key {
-            return Err(Error::KeyTooLarge { len: key_len, max: config.max_key });
+        if payload_len > config.max_payload || key_len > config.max_key {
+            return Err(self.too_large(key_len, payload_len));
         }
         Ok(HEADER_LEN + key_len + payload_len)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn too_large(&self, key_len: usize, payload_len: usize) -> Error {
+        let config = &self.topic.config;
+        if payload_len > config.max_payload {
+            Error::PayloadTooLarge { len: payload_len, max: config.max_payload }
+        } else {
+            Error::KeyTooLarge { len: key_len, max: config.max_key }
+        }
     }
 
     /// Claims `bytes` on `partition` and returns the space's first position. A publish that
     /// waits without a deadline claims with [`Ring::claim`] (one `fetch_add` when far from
     /// the limit); one that must be able to give up claims with [`Ring::try_claim`], which
     /// never takes space it cannot use.
-    #[inline]
+    #[inline(always)]
     fn claim_space(&mut self, partition: u32, bytes: usize, wait: Wait) -> Result<u64, Error> {
         let p = partition as usize;
         let ring = &self.topic.rings[p];
@@ -193,8 +234,20 @@ impl Publisher {
         };
         match claimed {
             Ok(position) => Ok(position),
-            Err(ClaimError::Closed) => Err(self.topic.closed_error(partition)),
-            Err(e) => {
+            Err(e) => self.claim_refused(partition, bytes, wait, e),
+        }
+    }
+
+    /// A claim that did not succeed at once: closed, or waits for space (by `wait`).
+    #[cold]
+    #[inline(never)]
+    fn claim_refused(&mut self, partition: u32, bytes: usize, wait: Wait, e: ClaimError) -> Result<u64, Error> {
+        let p = partition as usize;
+        let ring = &self.topic.rings[p];
+        let cache = &mut self.caches[p];
+        match e {
+            ClaimError::Closed => Err(self.topic.closed_error(partition)),
+            e => {
                 self.counters.full_waits[p].add(1);
                 match (wait, e) {
                     (Wait::No, _) => Err(Error::Timeout),
@@ -504,6 +557,13 @@ impl Drop for Publisher {
             r.1 += self.counters.full_waits[i].get();
         }
         reg.publishers.retain(|w| !std::ptr::eq(w.as_ptr(), Arc::as_ptr(&self.counters)));
+        if reg.publishers.len() <= 1 {
+            // At most one publisher is left, and every claim of this one happened before (it
+            // took `&mut self`): the one left may claim alone again.
+            for ring in self.topic.rings.iter() {
+                ring.set_exclusive();
+            }
+        }
         drop(reg);
         if self.topic.config.producers == Producers::Single {
             // Release: the next publisher sees every store this one made to the rings.

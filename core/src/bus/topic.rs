@@ -113,11 +113,11 @@ impl TopicInner {
     fn build(name: String, config: TopicConfig, starts: &[u64], checksums: bool) -> Self {
         let config_partitions = config.partitions;
         let readable = Arc::new(Notifier::new());
-        let single = config.producers == super::config::Producers::Single;
+        // Exclusive from the start: the first publisher claims alone until a second one comes.
         let rings = starts
             .iter()
             .map(|&start| {
-                Ring::starting_at(start, config.capacity, config.max_frame(), single, checksums, readable.clone())
+                Ring::starting_at(start, config.capacity, config.max_frame(), true, checksums, readable.clone())
             })
             .collect();
         let registry = Registry { retired: vec![(0, 0); config.partitions as usize], ..Registry::default() };

@@ -196,13 +196,13 @@ pub(crate) struct Joined {
     pub(crate) gate_id: Option<u64>,
 }
 
-/// The producers' line: the tail and, on single-producer rings, the claim-in-progress flag.
+/// The producers' line: the tail and the exclusive publisher's claim-in-progress flag.
 #[derive(Debug)]
 struct ProducerLine {
-    /// Next position to claim; bit 63 = closed (multi-producer rings).
+    /// Next position to claim; bit 63 = closed.
     tail: AtomicU64,
-    /// Single-producer rings: the publisher is between the start of a claim and its tail
-    /// store. Written by the publisher only.
+    /// The exclusive publisher is between the start of a claim and its tail store. Written by
+    /// that publisher only.
     active: AtomicBool,
 }
 
@@ -211,11 +211,15 @@ struct ProducerLine {
 struct Rare {
     /// Mirror of the cleaner's `earliest` for lock-free hints.
     earliest: AtomicU64,
-    /// Set first by `close`: single-producer claims check it.
-    closing: AtomicBool,
+    /// One publisher claims alone: with plain loads and stores of the tail, no locked
+    /// instruction. Read by that publisher on every claim; written only by
+    /// [`Ring::set_exclusive`], [`Ring::share`] and [`Ring::close`], under `transitions`.
+    exclusive: AtomicBool,
     /// Set last by `close`, once no claim can start any more: readers check it (off the tail's
     /// cache line, which producers write on every claim).
     closed: AtomicBool,
+    /// Serializes the changes of `exclusive` with close.
+    transitions: Mutex<()>,
 }
 
 /// One partition's ring.
@@ -234,8 +238,6 @@ pub(crate) struct Ring {
     max_frame: usize,
     /// Minimum bytes the cleaner frees at once.
     chunk: u64,
-    /// One publisher at a time: claims are plain stores, and close is a handshake.
-    single: bool,
     /// Frames carry a CRC-32C (the topic is persisted).
     checksums: bool,
     /// Readers waiting for frames (shared by all partitions of a topic).
@@ -251,10 +253,11 @@ pub(crate) struct Ring {
 
 impl Ring {
     /// A ring of `capacity` bytes (a power of two, at least 64) whose event frames are at most
-    /// `max_frame` bytes (at most `capacity / 2`), waking readers through `readable`.
+    /// `max_frame` bytes (at most `capacity / 2`), waking readers through `readable`; with
+    /// `exclusive`, its one publisher claims with plain stores until [`Ring::share`].
     #[cfg(loom)]
-    pub(crate) fn new(capacity: usize, max_frame: usize, single: bool, readable: Arc<Notifier>) -> Self {
-        Self::starting_at(0, capacity, max_frame, single, false, readable)
+    pub(crate) fn new(capacity: usize, max_frame: usize, exclusive: bool, readable: Arc<Notifier>) -> Self {
+        Self::starting_at(0, capacity, max_frame, exclusive, false, readable)
     }
 
     /// Like [`Ring::new`], for a log whose next frame is at `start` (a multiple of 8: a
@@ -263,7 +266,7 @@ impl Ring {
         start: u64,
         capacity: usize,
         max_frame: usize,
-        single: bool,
+        exclusive: bool,
         checksums: bool,
         readable: Arc<Notifier>,
     ) -> Self {
@@ -281,7 +284,6 @@ impl Ring {
             mask: cap - 1,
             max_frame,
             chunk: (cap / 8).clamp(8, CHUNK),
-            single,
             checksums,
             readable,
             producers: CachePadded::new(ProducerLine { tail: AtomicU64::new(start), active: AtomicBool::new(false) }),
@@ -289,8 +291,9 @@ impl Ring {
             intent: CachePadded::new(AtomicU64::new(limit + SENTINEL)),
             rare: CachePadded::new(Rare {
                 earliest: AtomicU64::new(start),
-                closing: AtomicBool::new(false),
+                exclusive: AtomicBool::new(exclusive),
                 closed: AtomicBool::new(false),
+                transitions: Mutex::new(()),
             }),
             cleaner: CachePadded::new(Mutex::new(Cleaner {
                 earliest: start,
@@ -334,54 +337,95 @@ impl Ring {
     }
 
     /// Whether a reader at `position` has read everything the ring will ever hold: the ring is
-    /// closed, no single-producer claim is in progress, and `position` is the final tail.
-    /// Reads the tail's line only once closed.
+    /// closed and `position` is the final tail. Reads the tail's line only once closed.
     #[inline]
     pub(crate) fn drained_at(&self, position: u64) -> bool {
-        if !self.is_closed() {
-            return false;
-        }
-        // Pairs with the fences of `close` and of a single-producer claim (see `close`); rare.
-        atomic_fence(Ordering::SeqCst);
-        // Acquire on `active` going false: the claim's tail store is visible below.
-        !self.producers.active.load(Ordering::Acquire) && position >= self.tail()
+        // `close` took exclusivity away (so no plain tail store can follow) and set the
+        // CLOSED bit before `closed`: the Acquire on `closed` makes the final tail visible.
+        self.is_closed() && position >= self.tail()
     }
 
     /// Closes the ring: claims fail from now on; frames already claimed may still commit.
     ///
-    /// Multi-producer: setting the bit in the tail word itself makes close and claims totally
-    /// ordered: a claim either succeeded before (readers will see it below the closed tail) or
-    /// fails (a `fetch_add` that met the bit takes its bytes back). Single-producer: the claim
-    /// sets `active`, light fence, checks `closing`; close sets `closing`, heavy fence, then
-    /// `closed`. So when `closed` is visible, a claim that missed `closing` has made `active`
-    /// visible, and readers wait for it (`drained_at`).
+    /// Close first takes exclusivity away ([`Ring::share`]: after it no claim uses plain
+    /// stores), then sets the CLOSED bit in the tail word itself, which makes close and
+    /// claims totally ordered: a claim either succeeded before (readers will see it below the
+    /// closed tail) or fails (a `fetch_add` that met the bit takes its bytes back).
     pub(crate) fn close(&self) {
-        if self.single {
-            self.rare.closing.store(true, Ordering::Relaxed);
-            // The heavy side of the claim's light fence. (Under loom both are SeqCst fences and
-            // the reader's fence in `drained_at` would do; with membarrier the claim's side is a
-            // compiler fence, which only a membarrier pairs with.)
-            heavy_fence();
-        } else {
+        {
+            let _transitions = self.rare.transitions.lock();
+            self.revoke();
             self.producers.tail.fetch_or(CLOSED, Ordering::AcqRel);
+            self.rare.closed.store(true, Ordering::Release);
         }
-        self.rare.closed.store(true, Ordering::Release);
         self.writable.wake_all();
         self.readable.wake_all();
+    }
+
+    /// Lets one publisher claim with plain stores (the topic has at most one publisher left).
+    /// The caller guarantees that no other publisher claims on this ring from now on until
+    /// [`Ring::share`], and that every earlier claim by another publisher happened before this
+    /// call. No effect on a closed ring.
+    pub(crate) fn set_exclusive(&self) {
+        let _transitions = self.rare.transitions.lock();
+        if !self.rare.closed.load(Ordering::Relaxed) {
+            // Release: the publisher that Acquire-loads it sees the tail others left.
+            self.rare.exclusive.store(true, Ordering::Release);
+        }
+    }
+
+    /// Takes exclusivity away before a second publisher claims: once this returns, the
+    /// exclusive publisher is out of its claim and its next claim is a shared one.
+    pub(crate) fn share(&self) {
+        let _transitions = self.rare.transitions.lock();
+        self.revoke();
+    }
+
+    /// The revoking side of the exclusive claim's handshake (under `transitions`). A claim
+    /// stores `active`, light fence, loads `exclusive`; this stores `exclusive`, heavy fence,
+    /// loads `active`. So either the claim sees `exclusive` false, or this sees its `active`
+    /// and waits for the claim to end (a handful of instructions, or one cleaner pass).
+    fn revoke(&self) {
+        // A locked instruction: the store is globally visible before the membarrier starts
+        // (see `sync/fence.rs`).
+        if !self.rare.exclusive.swap(false, Ordering::SeqCst) {
+            return;
+        }
+        // The heavy side of the claim's light fence. (Under loom both are SeqCst fences; with
+        // membarrier the claim's side is a compiler fence, which only a membarrier pairs with.)
+        heavy_fence();
+        let mut spins = 0u32;
+        // Acquire on `active` going false: the claim's tail store is visible from here on.
+        while self.producers.active.load(Ordering::Acquire) {
+            spins += 1;
+            if spins < 64 {
+                crate::sync::spin_loop();
+            } else {
+                crate::sync::yield_now();
+            }
+        }
     }
 
     /// Claims `bytes` (a multiple of 8, at most `capacity / 2`) of contiguous space for one
     /// frame or a batch of frames and returns the space's first position. Never passes the
     /// limit: a ring without room returns [`ClaimError::Full`] having claimed nothing. If the
     /// space would cross the buffer's end, the rest of the buffer is claimed too and filled
-    /// with a committed padding frame. Multi-producer rings claim with a CAS loop on the tail.
+    /// with a committed padding frame. The exclusive publisher claims with plain stores, others
+    /// with a CAS loop on the tail.
     #[inline]
     pub(crate) fn try_claim(&self, bytes: usize, cache: &mut ProducerCache) -> Result<u64, ClaimError> {
         debug_assert!(bytes % 8 == 0 && bytes > 0 && bytes as u64 <= self.capacity / 2);
-        if self.single {
-            return self.try_claim_single(bytes as u64, cache);
+        if self.rare.exclusive.load(Ordering::Relaxed) {
+            if let Some(claimed) = self.try_claim_exclusive(bytes as u64, cache) {
+                return claimed;
+            }
         }
-        let bytes = bytes as u64;
+        self.try_claim_shared(bytes as u64, cache)
+    }
+
+    /// [`Ring::try_claim`] by CAS, for rings that more than one publisher may claim on.
+    #[inline(never)]
+    fn try_claim_shared(&self, bytes: u64, cache: &mut ProducerCache) -> Result<u64, ClaimError> {
         let mut tail = self.producers.tail.load(Ordering::Relaxed);
         loop {
             if tail & CLOSED != 0 {
@@ -416,15 +460,21 @@ impl Ring {
     /// tail (the Disruptor's multi-producer `next()`); near it, the CAS loop. A `fetch_add`
     /// that lands past the limit anyway (other publishers claimed meanwhile) is taken back
     /// with a CAS when nothing was claimed after it, and otherwise returned as
-    /// [`ClaimError::Reserved`]: space this publisher owns and must wait for.
-    #[inline]
+    /// [`ClaimError::Reserved`]: space this publisher owns and must wait for. The exclusive
+    /// publisher claims with plain stores.
+    #[inline(always)]
     pub(crate) fn claim(&self, bytes: usize, cache: &mut ProducerCache) -> Result<u64, ClaimError> {
         debug_assert!(bytes % 8 == 0 && bytes > 0 && bytes as u64 <= self.capacity / 2);
         let bytes = bytes as u64;
+        if self.rare.exclusive.load(Ordering::Relaxed) {
+            if let Some(claimed) = self.try_claim_exclusive(bytes, cache) {
+                return claimed;
+            }
+        }
         // `last_end` is a lower bound of the tail (exact while this publisher is the only one),
         // so this is the claim that cannot pass the cached limit unless others claimed since.
-        if self.single || cache.last_end + bytes > cache.limit {
-            return self.try_claim(bytes as usize, cache);
+        if cache.last_end + bytes > cache.limit {
+            return self.try_claim_shared(bytes, cache);
         }
         // Release: as for the CAS of `try_claim`.
         let start = self.producers.tail.fetch_add(bytes, Ordering::Release);
@@ -517,45 +567,39 @@ impl Ring {
         end <= *cached_limit
     }
 
-    /// [`Ring::try_claim`] for a single-producer ring: plain stores, no locked instruction.
-    #[inline]
-    fn try_claim_single(&self, bytes: u64, cache: &mut ProducerCache) -> Result<u64, ClaimError> {
-        // The close handshake's light side: announce the claim, then look for a close.
+    /// [`Ring::try_claim`] by the exclusive publisher: plain loads and stores of the tail, no
+    /// locked instruction. `None` if exclusivity was taken away (then claim as shared).
+    #[inline(always)]
+    fn try_claim_exclusive(&self, bytes: u64, cache: &mut ProducerCache) -> Option<Result<u64, ClaimError>> {
+        // The light side of the handshake with `revoke`: announce the claim, then look.
         self.producers.active.store(true, Ordering::Relaxed);
         light_fence();
-        if self.rare.closing.load(Ordering::Relaxed) {
-            self.end_single_section();
-            return Err(ClaimError::Closed);
+        // Acquire: pairs with `set_exclusive`, so the tail below is the latest.
+        if !self.rare.exclusive.load(Ordering::Acquire) {
+            self.producers.active.store(false, Ordering::Release);
+            return None;
         }
-        // Only this publisher writes the tail of a single-producer ring.
+        // While exclusive, only this publisher writes the tail, and the CLOSED bit is clear
+        // (close revokes first).
         let tail = self.producers.tail.load(Ordering::Relaxed);
         let room_to_end = self.capacity - (tail & self.mask);
         let pad = if bytes > room_to_end { room_to_end } else { 0 };
         let end = tail + pad + bytes;
         if !self.room_for(end, &mut cache.limit) {
-            self.end_single_section();
-            return Err(ClaimError::Full);
+            self.producers.active.store(false, Ordering::Release);
+            return Some(Err(ClaimError::Full));
         }
-        // Release: as for the multi-producer CAS (readers and the cleaner see the zeroing).
+        // Release: as for the shared CAS (readers and the cleaner see the zeroing).
         self.producers.tail.store(end, Ordering::Release);
-        // The claim is in the tail: a reader of a closed ring now waits at our frame until we
-        // commit it, so the section can end before the frame is written. Release: a reader
-        // that sees `active` false sees the tail.
+        // Release: a revoker that sees `active` false sees the tail.
         self.producers.active.store(false, Ordering::Release);
+        // Pairs with the Acquire fence of lapped readers (see `try_claim_shared`).
         atomic_fence(Ordering::Release);
         if pad != 0 {
             self.commit_raw(tail, pad as u32 | PADDING);
         }
         cache.last_end = end;
-        Ok(tail + pad)
-    }
-
-    /// Leaves a single-producer claim section that claimed nothing. A reader of a closed ring
-    /// may be asleep waiting for `active` to drop (`drained_at`), so wake it.
-    #[cold]
-    fn end_single_section(&self) {
-        self.producers.active.store(false, Ordering::Release);
-        self.readable.notify();
+        Some(Ok(tail + pad))
     }
 
     /// Wakes parked readers, if any, after this producer committed frames. Costs a compiler
@@ -573,7 +617,7 @@ impl Ring {
     ///
     /// # Safety
     /// The caller claimed the frame at `position` and has not committed it.
-    #[inline]
+    #[inline(always)]
     pub(crate) unsafe fn write_header(
         &self,
         position: u64,

@@ -18,8 +18,8 @@
 //! followed by one in every caller). A thread not running during membarrier has passed a
 //! context switch, itself a full barrier.
 //!
-//! Users: the park/wake handshake (sleepers are heavy, wakers light), and closing a
-//! single-producer ring (the closer is heavy, the publisher light). `TopicStats::late_wakeups`
+//! Users: the park/wake handshake (sleepers are heavy, wakers light), and taking exclusivity
+//! away from a ring's lone publisher (`Ring::share` and close are heavy, the claim light). `TopicStats::late_wakeups`
 //! and the park/wake integration test would show a wake-up the pair missed.
 
 #[cfg(not(loom))]
