@@ -7,7 +7,7 @@ use crossbeam_utils::CachePadded;
 use std::time::{Duration, Instant};
 
 use super::clock;
-use super::config::{Durability, Producers};
+use super::config::{Durability, Producers, TimestampSource};
 use super::error::{Error, TryPublishError};
 use super::event::ProducerSequence;
 use super::record::{partition_for_key, Receipt, Record};
@@ -40,6 +40,8 @@ pub struct Publisher {
     home: u32,
     /// The topic is `Durability::Sync`: publishing waits for the fsync.
     sync: bool,
+    /// Keeps the cached coarse clock ticking (topics with `TimestampSource::Coarse`).
+    _clock: Option<clock::CoarseClock>,
 }
 
 impl Publisher {
@@ -66,7 +68,8 @@ impl Publisher {
         };
         let sync = topic.config.durability == Durability::Sync;
         let caches = (0..n).map(|_| CachePadded::new(ProducerCache::default())).collect();
-        Ok(Self { topic, counters, caches, home, sync })
+        let _clock = (topic.config.timestamps == TimestampSource::Coarse).then(clock::CoarseClock::hold);
+        Ok(Self { topic, counters, caches, home, sync, _clock })
     }
 
     /// The partition this publisher's unkeyed records go to.
@@ -370,7 +373,7 @@ impl Publisher {
             return Ok((Receipt { partition, offset, duplicate: true }, 0));
         }
         let (receipt, end) = self.append(record, wait)?;
-        let now = clock::now(super::config::TimestampSource::Coarse);
+        let now = clock::now(TimestampSource::Coarse);
         table.accept(ps.producer, ps.sequence, receipt.offset, now, topic.config.dedup_window);
         Ok((receipt, end))
     }
