@@ -11,7 +11,7 @@ use super::error::Error;
 use super::event::{event_from_frame, EventRef};
 use super::stats::{ReaderCounters, ReaderKind, ReaderStats};
 use super::subscription::join_error;
-use super::subscription::{join_ring, wrap};
+use super::subscription::{back_off, join_ring, wrap, STREAMING};
 use super::topic::TopicInner;
 use crate::log::reader::LogReader;
 use crate::ring::frame::{align, Word0, HEADER_LEN};
@@ -255,7 +255,16 @@ impl Group {
         let counters = Arc::new(ReaderCounters::new(self.shared.cursors.len()));
         self.shared.members.lock().push(Arc::downgrade(&counters));
         let id = self.shared.next_member_id.fetch_add(1, Ordering::Relaxed);
-        Member { shared: self.shared.clone(), slots, run: None, disk_run: DiskRun::default(), id, turn: 0, counters }
+        Member {
+            shared: self.shared.clone(),
+            slots,
+            run: None,
+            disk_run: DiskRun::default(),
+            id,
+            turn: 0,
+            counters,
+            last_batch: 0,
+        }
     }
 }
 
@@ -305,6 +314,8 @@ pub struct Member {
     id: u64,
     turn: usize,
     counters: Arc<ReaderCounters>,
+    /// Events the last batch call returned (a streaming producer: see `STREAMING`).
+    last_batch: usize,
 }
 
 impl Member {
@@ -362,6 +373,9 @@ impl Member {
                 }
                 Ok(None) if n > 0 => break,
                 Ok(None) => {
+                    if self.last_batch >= STREAMING {
+                        back_off(deadline);
+                    }
                     if !self.wait(deadline) {
                         break;
                     }
@@ -371,6 +385,7 @@ impl Member {
             }
         }
         self.finish_run_if_done();
+        self.last_batch = n;
         Ok(n)
     }
 

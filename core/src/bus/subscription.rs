@@ -72,6 +72,29 @@ pub struct Subscription {
     pending: Option<Error>,
     /// `Evict` policy: for gates made when a disk reader joins the ring.
     evict_after: Option<Duration>,
+    /// Events the last batch call returned (see [`STREAMING`]).
+    last_batch: usize,
+}
+
+/// A batch call that returned at least this many events found the producer streaming: the
+/// next call that finds nothing waits [`BACK_OFF`] before it looks at the ring again.
+pub(crate) const STREAMING: usize = 2;
+
+/// How long a streaming reader stays off the ring once it caught up. Reading the frame a
+/// producer is writing takes its cache line away mid-write (a cross-core round trip for each
+/// of the producer's next stores to it); letting the producer fill a few lines first turns
+/// that into one transfer per line, read in a batch. A reader that gets one event per call
+/// (a request-reply exchange) never waits here.
+const BACK_OFF: Duration = Duration::from_micros(5);
+
+/// Spins for [`BACK_OFF`] (or until `deadline`) without touching shared memory.
+#[cold]
+pub(crate) fn back_off(deadline: Option<Instant>) {
+    let now = Instant::now();
+    let until = deadline.map_or(now + BACK_OFF, |d| d.min(now + BACK_OFF));
+    while Instant::now() < until {
+        std::hint::spin_loop();
+    }
 }
 
 /// `i % n` for `i < 2 * n`, without a division (on the per-event path).
@@ -191,6 +214,7 @@ impl Subscription {
             evicted: false,
             pending: None,
             evict_after: None,
+            last_batch: 0,
         };
         let skip_before = if let Start::Timestamp(t) = options.start { Some(t) } else { None };
         for p in partitions {
@@ -337,6 +361,9 @@ impl Subscription {
                 }
                 Ok(None) if n > 0 => break,
                 Ok(None) => {
+                    if self.last_batch >= STREAMING {
+                        back_off(deadline);
+                    }
                     if !self.wait(deadline) {
                         break;
                     }
@@ -348,6 +375,7 @@ impl Subscription {
                 }
             }
         }
+        self.last_batch = n;
         Ok(n)
     }
 
