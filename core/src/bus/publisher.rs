@@ -104,12 +104,8 @@ impl Publisher {
         let ts = timestamp.unwrap_or_else(|| clock::now(self.topic.config.timestamps));
         let ring = &self.topic.rings[partition as usize];
         // SAFETY: the frame at `position` of aligned size align(len) was claimed just above by
-        // this publisher and is not committed yet.
-        unsafe {
-            ring.write_header(position, len, ts, 0, 0, &[payload]);
-            ring.write_body(position, HEADER_LEN, payload);
-        }
-        ring.commit(position, len);
+        // this publisher and is not committed yet; len passed the topic's limits.
+        unsafe { ring.write_event(position, ts, payload) };
         ring.notify_readers();
         self.counters.published[partition as usize].add(1);
         Ok(Receipt { partition, offset: position, duplicate: false })
@@ -431,8 +427,14 @@ impl Publisher {
                 };
                 // SAFETY: [position, position + bytes) was claimed above by this publisher;
                 // each frame lies inside it and none is committed yet.
-                unsafe { write_frame(ring, position, ts, key, r.payload, None) };
-                ring.commit(position, len);
+                unsafe {
+                    if key.is_empty() {
+                        ring.write_event(position, ts, r.payload);
+                    } else {
+                        write_frame(ring, position, ts, key, r.payload, None);
+                        ring.commit(position, len);
+                    }
+                }
                 position += align(len) as u64;
             }
             ring.notify_readers();

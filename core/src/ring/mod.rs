@@ -637,6 +637,23 @@ impl Ring {
         self.mem.store(i + 16, frame::meta_word(key_len, flags, crc), Ordering::Relaxed);
     }
 
+    /// Writes and commits a whole key-less event frame at `position`: the header, `payload`,
+    /// then word 0 with Release. (The common publish, in one pass over the frame.)
+    ///
+    /// # Safety
+    /// The caller claimed `position .. position + align(HEADER_LEN + payload.len())` and has
+    /// not committed it; the length is within the topic's limit.
+    #[inline(always)]
+    pub(crate) unsafe fn write_event(&self, position: u64, timestamp: u64, payload: &[u8]) {
+        let len = HEADER_LEN + payload.len();
+        debug_assert!(len <= self.max_frame);
+        let word0 = commit_word(position, len as u32);
+        let crc = if self.checksums { frame::frame_crc(word0, timestamp, 0, 0, &[payload]) } else { 0 };
+        // SAFETY: forwarded contract: the claimed frame is ours and inside the buffer (frames
+        // never wrap).
+        unsafe { self.mem.write_frame(self.index(position), [word0, timestamp, frame::meta_word(0, 0, crc)], payload) };
+    }
+
     /// The log bytes `position .. position + len` (they do not cross the buffer's end).
     ///
     /// # Safety

@@ -166,6 +166,40 @@ impl RingMemory {
         }
     }
 
+    /// Writes a whole frame at the 8-aligned `index`: words 1 and 2 (Relaxed), `body` right
+    /// after them, then word 0 with Release (the commit). The frame's address is computed once,
+    /// so the stores need no reload of the buffer's pointer between them.
+    ///
+    /// # Safety
+    /// As for [`RingMemory::write`], for `index .. index + 24 + body.len()`.
+    #[inline(always)]
+    pub(crate) unsafe fn write_frame(&self, index: usize, words: [u64; 3], body: &[u8]) {
+        debug_assert!(index % 8 == 0 && index + 24 + body.len() <= self.capacity);
+        #[cfg(not(loom))]
+        // SAFETY: in bounds, 8-aligned and exclusively owned per the contract; every word of it
+        // is accessed atomically by readers, and the body bytes only after word 0's Release.
+        unsafe {
+            let frame = self.ptr.as_ptr().add(index / 8);
+            std::sync::atomic::AtomicU64::from_ptr(frame.add(1)).store(words[1], Ordering::Relaxed);
+            std::sync::atomic::AtomicU64::from_ptr(frame.add(2)).store(words[2], Ordering::Relaxed);
+            let dst = frame.add(3).cast::<u8>();
+            if body.len() <= 64 {
+                small_copy(body.as_ptr(), dst, body.len());
+            } else {
+                std::ptr::copy_nonoverlapping(body.as_ptr(), dst, body.len());
+            }
+            std::sync::atomic::AtomicU64::from_ptr(frame).store(words[0], Ordering::Release);
+        }
+        #[cfg(loom)]
+        {
+            self.store(index + 8, words[1], Ordering::Relaxed);
+            self.store(index + 16, words[2], Ordering::Relaxed);
+            // SAFETY: forwarded contract.
+            unsafe { self.write(index + 24, body) };
+            self.store(index, words[0], Ordering::Release);
+        }
+    }
+
     /// Borrows `len` bytes at `index`.
     ///
     /// # Safety
