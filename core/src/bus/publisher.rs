@@ -379,11 +379,14 @@ impl Publisher {
         let (max_payload, max_key) = (self.topic.config.max_payload, self.topic.config.max_key);
         // Check everything first: a batch is published whole or (on a bad record) not at all.
         let mut idempotent = false;
+        // Bytes of the whole batch: on a one-partition topic it is one run if it fits.
+        let mut total = 0u64;
         for r in records {
             let key_len = r.key.map_or(0, <[u8]>::len);
             if r.payload.len() > max_payload || key_len > max_key {
                 return Err(self.frame_len(key_len, r.payload.len()).expect_err("a limit is exceeded"));
             }
+            total += align(HEADER_LEN + key_len + r.payload.len()) as u64;
             if let Some(p) = r.partition {
                 self.topic.check_partition(p)?;
             }
@@ -407,6 +410,9 @@ impl Publisher {
             let partition = route(&records[i]);
             let mut bytes = 0u64;
             let mut j = i;
+            if partitions == 1 && total <= max_run {
+                (bytes, j) = (total, records.len());
+            }
             while j < records.len() {
                 let r = &records[j];
                 let len = align(HEADER_LEN + r.key.map_or(0, <[u8]>::len) + r.payload.len()) as u64;
