@@ -3,10 +3,13 @@
 //! A ring is a power-of-two byte buffer laid out as a log. Positions are u64 byte offsets in
 //! the partition's log, growing forever; a position's byte index is `position & mask`.
 //!
-//! - **tail**: the next position to claim. A publisher far from its cached limit claims with
-//!   one `fetch_add` ([`Ring::claim`]); near the limit, and for claims that must not overshoot
-//!   it ([`Ring::try_claim`]), with a CAS loop that refuses to pass `limit`. A claim that
-//!   would cross the buffer's end is padded, so frames never wrap.
+//! - **tail**: the next position to claim. While the ring is *exclusive* (its topic has one
+//!   publisher) that publisher loads and stores it with plain instructions, in a short section
+//!   marked by `active` that [`Ring::share`] and [`Ring::close`] wait out. Otherwise a
+//!   publisher far from its cached limit claims with one `fetch_add` ([`Ring::claim`]); near
+//!   the limit, and for claims that must not overshoot it ([`Ring::try_claim`]), with a CAS
+//!   loop that refuses to pass `limit`. A claim that would cross the buffer's end is padded,
+//!   so frames never wrap.
 //! - **limit**: producers may claim up to here. Every byte of `[tail, limit + 8)` is zero in
 //!   the buffer: the word at the limit itself is kept zeroed (a sentinel), so a reader that
 //!   reaches the last claimable frame start finds a zero there, never bytes of an older lap.
