@@ -75,6 +75,8 @@ mod cached {
     static HOLDERS: AtomicUsize = AtomicUsize::new(0);
     /// A ticker thread runs (or is being started).
     static RUNNING: AtomicBool = AtomicBool::new(false);
+    /// The ticker thread is inside its loop (its start-up, which allocates, is over).
+    static TICKING: AtomicBool = AtomicBool::new(false);
     static AT_FORK: Once = Once::new();
 
     #[inline]
@@ -121,14 +123,23 @@ mod cached {
             // No thread: publishers read the clock themselves.
             NOW.store(0, Ordering::Relaxed);
             RUNNING.store(false, Ordering::Release);
+            return;
+        }
+        // Wait (at most 100 ms) for the thread's start-up to end, so that its allocations
+        // happen inside the `Topic::publisher` call that started it, never during publishing.
+        let started = std::time::Instant::now();
+        while !TICKING.load(Ordering::Acquire) && started.elapsed() < Duration::from_millis(100) {
+            std::thread::yield_now();
         }
     }
 
     fn tick() {
+        TICKING.store(true, Ordering::Release);
         loop {
             std::thread::sleep(TICK);
             if HOLDERS.load(Ordering::Acquire) == 0 {
                 NOW.store(0, Ordering::Relaxed);
+                TICKING.store(false, Ordering::Release);
                 RUNNING.store(false, Ordering::Release);
                 // A publisher that came meanwhile may have seen RUNNING still set: go on for it.
                 if HOLDERS.load(Ordering::Acquire) == 0
@@ -136,6 +147,7 @@ mod cached {
                 {
                     return;
                 }
+                TICKING.store(true, Ordering::Release);
             }
             NOW.store(read(TimestampSource::Coarse), Ordering::Relaxed);
         }
@@ -144,6 +156,7 @@ mod cached {
     /// The child of a `fork` has no ticker thread: forget the parent's.
     extern "C" fn after_fork_in_child() {
         NOW.store(0, Ordering::Relaxed);
+        TICKING.store(false, Ordering::Relaxed);
         RUNNING.store(false, Ordering::Relaxed);
     }
 }
