@@ -3,10 +3,12 @@
 //! back to one switches back. Across the switches no event is lost, duplicated or reordered
 //! within its publisher, and close still stops every publisher cleanly.
 
+mod common;
+
 use std::thread;
 use std::time::Duration;
 
-use ringbus::{Bus, Error, Record, Start, SubscribeOptions, Topic, TopicConfig};
+use ringbus::{Bus, Record, Start, SubscribeOptions, Topic, TopicConfig};
 
 fn topic(capacity: usize) -> Topic {
     Bus::new().create_topic("t", TopicConfig::new().capacity(capacity).max_payload(16).max_key(0)).unwrap()
@@ -87,41 +89,10 @@ fn close_stops_a_lone_publisher_and_a_shared_one() {
     for shared in [false, true] {
         for round in 0..20u64 {
             let t = topic(1 << 14);
-            let mut sub = t.subscribe(SubscribeOptions::new().start(Start::Earliest)).unwrap();
-            let mut p = t.publisher().unwrap();
+            let p = t.publisher().unwrap();
             // A second publisher that never publishes still makes the claims shared.
             let other = shared.then(|| t.publisher().unwrap());
-            let producer = thread::spawn(move || {
-                let mut acked = 0u64;
-                loop {
-                    match p.publish(&payload(0, acked)) {
-                        Ok(_) => acked += 1,
-                        Err(Error::Closed) => return acked,
-                        Err(e) => panic!("{e}"),
-                    }
-                }
-            });
-            let closer = {
-                let t = t.clone();
-                thread::spawn(move || {
-                    thread::sleep(Duration::from_micros(100 + round * 53));
-                    t.close();
-                })
-            };
-            let mut got = 0u64;
-            loop {
-                match sub.poll(Some(Duration::from_secs(20))) {
-                    Ok(Some(e)) => {
-                        assert_eq!(e.payload, payload(0, got));
-                        got += 1;
-                    }
-                    Ok(None) => panic!("no event and no close within 20 s"),
-                    Err(Error::Closed) => break,
-                    Err(e) => panic!("{e}"),
-                }
-            }
-            closer.join().unwrap();
-            assert_eq!(got, producer.join().unwrap(), "shared: {shared}, round {round}");
+            common::close_while_publishing(&t, p, None, Duration::from_micros(100 + round * 53));
             drop(other);
         }
     }

@@ -1,7 +1,8 @@
 //! A `Producers::Single` topic allows one publisher at a time, and closing it while the
 //! publisher runs loses nothing that was acknowledged.
 
-use std::thread;
+mod common;
+
 use std::time::Duration;
 
 use ringbus::{Bus, Error, Producers, Start, SubscribeOptions, TopicConfig};
@@ -32,39 +33,7 @@ fn one_publisher_at_a_time() {
 fn close_during_publishing_loses_no_acknowledged_event() {
     for round in 0..50u64 {
         let t = topic();
-        let mut sub = t.subscribe(SubscribeOptions::new().start(Start::Earliest)).unwrap();
-        let mut p = t.publisher().unwrap();
-        let producer = thread::spawn(move || {
-            let mut acked = 0u64;
-            loop {
-                match p.publish_timeout(&acked.to_le_bytes(), Duration::from_secs(10)) {
-                    Ok(_) => acked += 1,
-                    Err(Error::Closed) => return acked,
-                    Err(e) => panic!("{e}"),
-                }
-            }
-        });
-        let closer = {
-            let t = t.clone();
-            thread::spawn(move || {
-                thread::sleep(Duration::from_micros(200 + round * 37));
-                t.close();
-            })
-        };
-        let mut got = 0u64;
-        loop {
-            match sub.poll(Some(Duration::from_secs(10))) {
-                Ok(Some(e)) => {
-                    assert_eq!(e.payload, got.to_le_bytes());
-                    got += 1;
-                }
-                Ok(None) => panic!("stalled"),
-                Err(Error::Closed) => break,
-                Err(e) => panic!("{e}"),
-            }
-        }
-        closer.join().unwrap();
-        let acked = producer.join().unwrap();
-        assert_eq!(got, acked, "round {round}: the reader got exactly the acknowledged events");
+        let p = t.publisher().unwrap();
+        common::close_while_publishing(&t, p, Some(Duration::from_secs(10)), Duration::from_micros(200 + round * 37));
     }
 }

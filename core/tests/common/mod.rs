@@ -1,10 +1,10 @@
-//! Helpers shared by the persisted-topic tests.
+//! Helpers shared by the integration tests.
 #![allow(dead_code)] // each test file uses some of them
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ringbus::{Error, Event, Start, SubscribeOptions, Topic};
+use ringbus::{Error, Event, Publisher, Start, SubscribeOptions, Topic};
 
 /// A fresh, empty path under the temporary directory for test `name` (not created).
 pub fn temp_dir(name: &str) -> PathBuf {
@@ -32,4 +32,54 @@ pub fn try_read_all(topic: &Topic) -> Result<Vec<Event>, Error> {
             Err(e) => return Err(e),
         }
     }
+}
+
+/// Publishes sequence numbers with `publisher` on a thread (with `publish_timeout(timeout)`,
+/// or `publish` when `timeout` is `None`) until `topic` is closed, which another thread does
+/// after `close_after`, while a subscription that joined first reads them. Checks that the
+/// reader got exactly the acknowledged events, in order, then `Closed`.
+pub fn close_while_publishing(
+    topic: &Topic,
+    mut publisher: Publisher,
+    timeout: Option<Duration>,
+    close_after: Duration,
+) {
+    let mut sub = topic.subscribe(SubscribeOptions::new().start(Start::Earliest)).unwrap();
+    let producer = std::thread::spawn(move || {
+        let mut acked = 0u64;
+        loop {
+            let bytes = acked.to_le_bytes();
+            let published = match timeout {
+                Some(t) => publisher.publish_timeout(&bytes, t),
+                None => publisher.publish(&bytes),
+            };
+            match published {
+                Ok(_) => acked += 1,
+                Err(Error::Closed) => return acked,
+                Err(e) => panic!("{e}"),
+            }
+        }
+    });
+    let closer = {
+        let t = topic.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(close_after);
+            t.close();
+        })
+    };
+    let mut got = 0u64;
+    loop {
+        match sub.poll(Some(Duration::from_secs(20))) {
+            Ok(Some(e)) => {
+                assert_eq!(e.payload, got.to_le_bytes());
+                got += 1;
+            }
+            Ok(None) => panic!("no event and no close within 20 s"),
+            Err(Error::Closed) => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    closer.join().unwrap();
+    let acked = producer.join().unwrap();
+    assert_eq!(got, acked, "the reader got exactly the acknowledged events");
 }
