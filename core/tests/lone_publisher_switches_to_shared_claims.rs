@@ -92,7 +92,8 @@ fn close_stops_a_lone_publisher_and_a_shared_one() {
             let p = t.publisher().unwrap();
             // A second publisher that never publishes still makes the claims shared.
             let other = shared.then(|| t.publisher().unwrap());
-            common::close_while_publishing(&t, p, None, Duration::from_micros(100 + round * 53));
+            let label = format!("round {round}, {}", if shared { "shared claims" } else { "lone publisher" });
+            common::close_while_publishing(&label, &t, p, None, Duration::from_micros(100 + round * 53));
             drop(other);
         }
     }

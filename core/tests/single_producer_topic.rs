@@ -34,6 +34,12 @@ fn close_during_publishing_loses_no_acknowledged_event() {
     for round in 0..50u64 {
         let t = topic();
         let p = t.publisher().unwrap();
-        common::close_while_publishing(&t, p, Some(Duration::from_secs(10)), Duration::from_micros(200 + round * 37));
+        common::close_while_publishing(
+            &format!("round {round}"),
+            &t,
+            p,
+            Some(Duration::from_secs(10)),
+            Duration::from_micros(200 + round * 37),
+        );
     }
 }

@@ -37,8 +37,10 @@ pub fn try_read_all(topic: &Topic) -> Result<Vec<Event>, Error> {
 /// Publishes sequence numbers with `publisher` on a thread (with `publish_timeout(timeout)`,
 /// or `publish` when `timeout` is `None`) until `topic` is closed, which another thread does
 /// after `close_after`, while a subscription that joined first reads them. Checks that the
-/// reader got exactly the acknowledged events, in order, then `Closed`.
+/// reader got exactly the acknowledged events, in order, then `Closed`. `label` names the
+/// case in failure messages.
 pub fn close_while_publishing(
+    label: &str,
     topic: &Topic,
     mut publisher: Publisher,
     timeout: Option<Duration>,
@@ -71,15 +73,15 @@ pub fn close_while_publishing(
     loop {
         match sub.poll(Some(Duration::from_secs(20))) {
             Ok(Some(e)) => {
-                assert_eq!(e.payload, got.to_le_bytes());
+                assert_eq!(e.payload, got.to_le_bytes(), "{label}: event {got} out of order");
                 got += 1;
             }
-            Ok(None) => panic!("no event and no close within 20 s"),
+            Ok(None) => panic!("{label}: no event and no close within 20 s"),
             Err(Error::Closed) => break,
-            Err(e) => panic!("{e}"),
+            Err(e) => panic!("{label}: {e}"),
         }
     }
     closer.join().unwrap();
     let acked = producer.join().unwrap();
-    assert_eq!(got, acked, "the reader got exactly the acknowledged events");
+    assert_eq!(got, acked, "{label}: the reader got exactly the acknowledged events");
 }
