@@ -60,6 +60,7 @@ pub use bus::{
     error::{Error, TryPublishError},
     event::{Event, EventRef, ProducerSequence},
     group::{Group, Member},
+    keys::{config_key, ConfigKey, CONFIG_KEYS, DEFAULT_ASYNC_MAX_DELAY},
     publisher::{Claim, Publisher},
     record::{key_hash, partition_for_key, Receipt, Record},
     stats::{LogStats, PartitionStats, ReaderKind, ReaderStats, TopicStats},

@@ -95,6 +95,54 @@ fn sync_topic_survives_reopen_with_every_event_in_order() {
 }
 
 #[test]
+fn every_setting_survives_reopen() {
+    let dir = temp_dir("settings");
+    let config = TopicConfig::new()
+        .partitions(3)
+        .capacity(1 << 20)
+        .max_payload(1000)
+        .max_key(16)
+        .durability(Durability::Async { max_delay: Duration::from_micros(2500) })
+        .segment_bytes(4 << 20)
+        .retention_bytes(64 << 20)
+        .retention_age(Duration::from_secs(7200))
+        .dedup_window(Duration::from_secs(42))
+        .producers(ringbus::Producers::Single)
+        .timestamps(ringbus::TimestampSource::Precise)
+        .wait(ringbus::WaitStrategy::Yield);
+    {
+        let bus = Bus::open(&dir).unwrap();
+        bus.create_topic("settings", config.clone()).unwrap();
+        bus.close();
+    }
+    let bus = Bus::open(&dir).unwrap();
+    assert_eq!(bus.topic("settings").unwrap().config(), &config, "every setting, dedup_window included");
+    bus.close();
+    drop(bus);
+    // A topic.conf written before the configuration table (durability=async:<microseconds>,
+    // no dedup_window) still opens, with the default window.
+    let conf = dir.join("settings").join("topic.conf");
+    let old = "partitions=3\ncapacity=1048576\nmax_payload=1000\nmax_key=16\nsegment_bytes=4194304\n\
+               durability=async:2500\nproducers=single\ntimestamps=precise\nwait=yield\n\
+               retention_bytes=67108864\nretention_ms=7200000\n";
+    std::fs::write(&conf, old).unwrap();
+    let bus = Bus::open(&dir).unwrap();
+    let expected = config.clone().dedup_window(TopicConfig::new().dedup_window);
+    assert_eq!(bus.topic("settings").unwrap().config(), &expected);
+    drop(bus);
+    // A value of the wrong form is reported with the file, not taken as a default.
+    std::fs::write(&conf, old.replace("capacity=1048576", "capacity=1M")).unwrap();
+    match Bus::open(&dir) {
+        Err(Error::CorruptLog { segment, reason, .. }) => {
+            assert!(segment.ends_with("topic.conf"), "{segment}");
+            assert!(reason.contains("capacity"), "{reason}");
+        }
+        other => panic!("a bad topic.conf must not open: {other:?}"),
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn a_reader_behind_the_ring_reads_disk_then_switches_without_gap_or_duplicate() {
     let dir = temp_dir("catchup");
     let bus = Bus::open(&dir).unwrap();

@@ -320,10 +320,15 @@ const char *rb_last_error_message(void);
 rb_status rb_config_new(struct rb_config **out);
 
 /**
- * Sets `key` to `value` (both copied). Keys: `data_dir` (bus: persist in this directory),
- * `partitions`, `capacity`, `max_payload`, `max_key`, `durability` (`memory`, `async`,
- * `sync`), `async_max_delay_ms`, `segment_bytes`, `retention_bytes`, `retention_ms` (topics).
- * An unknown key is `RB_ERR_INVALID_ARG`; values are checked when used.
+ * Sets `key` to `value` (both copied). `data_dir` opens the bus on that directory (persisted
+ * topics); the topic keys are ringbus's configuration table, the same keys and units as
+ * `topic.conf` and Python's options: `partitions`, `capacity`, `max_payload`, `max_key`
+ * (bytes), `durability` (`memory`, `async`, `sync`), `async_max_delay_ms` (milliseconds,
+ * fractions allowed; default 10), `segment_bytes`, `retention_bytes` (bytes or `none`),
+ * `retention_ms`, `dedup_window_ms` (milliseconds), `producers` (`multi`, `single`),
+ * `timestamps` (`coarse`, `precise`), `wait` (`park`, `yield`, `busy_spin`). An unknown key
+ * or a value of the wrong form is `RB_ERR_INVALID_ARG`; ranges are checked when the topic
+ * is created.
  *
  * Threads: one thread at a time per configuration.
  *

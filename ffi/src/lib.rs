@@ -17,8 +17,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
 use ringbus_core::{
-    Bus, Claim, Durability, Error, Event, Member, Publisher, Record, SlowConsumerPolicy, Start, SubscribeOptions,
-    Subscription, Topic, TopicConfig,
+    Bus, Claim, Error, Event, Member, Publisher, Record, SlowConsumerPolicy, Start, SubscribeOptions, Subscription,
+    Topic, TopicConfig, CONFIG_KEYS,
 };
 
 /// A status code: `RB_OK` (0) or a negative error.
@@ -271,24 +271,18 @@ pub unsafe extern "C" fn rb_config_new(out: *mut *mut rb_config) -> rb_status {
     })
 }
 
-/// Known configuration keys.
-const CONFIG_KEYS: [&str; 10] = [
-    "data_dir",
-    "partitions",
-    "capacity",
-    "max_payload",
-    "max_key",
-    "durability",
-    "async_max_delay_ms",
-    "segment_bytes",
-    "retention_bytes",
-    "retention_ms",
-];
+/// The bus key; every other key is a topic setting of ringbus's configuration table.
+const DATA_DIR: &str = "data_dir";
 
-/// Sets `key` to `value` (both copied). Keys: `data_dir` (bus: persist in this directory),
-/// `partitions`, `capacity`, `max_payload`, `max_key`, `durability` (`memory`, `async`,
-/// `sync`), `async_max_delay_ms`, `segment_bytes`, `retention_bytes`, `retention_ms` (topics).
-/// An unknown key is `RB_ERR_INVALID_ARG`; values are checked when used.
+/// Sets `key` to `value` (both copied). `data_dir` opens the bus on that directory (persisted
+/// topics); the topic keys are ringbus's configuration table, the same keys and units as
+/// `topic.conf` and Python's options: `partitions`, `capacity`, `max_payload`, `max_key`
+/// (bytes), `durability` (`memory`, `async`, `sync`), `async_max_delay_ms` (milliseconds,
+/// fractions allowed; default 10), `segment_bytes`, `retention_bytes` (bytes or `none`),
+/// `retention_ms`, `dedup_window_ms` (milliseconds), `producers` (`multi`, `single`),
+/// `timestamps` (`coarse`, `precise`), `wait` (`park`, `yield`, `busy_spin`). An unknown key
+/// or a value of the wrong form is `RB_ERR_INVALID_ARG`; ranges are checked when the topic
+/// is created.
 ///
 /// Threads: one thread at a time per configuration.
 ///
@@ -305,11 +299,18 @@ pub unsafe extern "C" fn rb_config_set(config: *mut rb_config, key: *const c_cha
         if config.is_null() {
             return fail(RB_ERR_NULL_ARG, "config is NULL");
         }
-        if !CONFIG_KEYS.contains(&key) {
-            return fail(
-                RB_ERR_INVALID_ARG,
-                format!("unknown configuration key {key:?} (known: {})", CONFIG_KEYS.join(", ")),
-            );
+        if key != DATA_DIR {
+            // The value's form now; ranges when the topic is created.
+            if let Err(e) = TopicConfig::new().set(key, value) {
+                let known: Vec<&str> = std::iter::once(DATA_DIR).chain(CONFIG_KEYS.iter().map(|k| k.name)).collect();
+                let message = match e {
+                    Error::InvalidConfig { field: "key", .. } => {
+                        format!("unknown configuration key {key:?} (known: {})", known.join(", "))
+                    }
+                    e => e.to_string(),
+                };
+                return fail(RB_ERR_INVALID_ARG, message);
+            }
         }
         // SAFETY: non-NULL, a live configuration owned by the caller, not shared.
         let config = unsafe { &mut *config };
@@ -338,47 +339,11 @@ impl rb_config {
         self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
-    fn num(&self, key: &str) -> Result<Option<u64>, rb_status> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(v) => {
-                v.parse().map(Some).map_err(|_| fail(RB_ERR_INVALID_ARG, format!("{key}={v:?} is not a number")))
-            }
-        }
-    }
-
     fn topic_config(&self) -> Result<TopicConfig, rb_status> {
+        let topic: Vec<&(String, String)> = self.entries.iter().filter(|(k, _)| k != DATA_DIR).collect();
+        let topic: Vec<(&str, &str)> = topic.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let mut c = TopicConfig::new();
-        if let Some(n) = self.num("partitions")? {
-            c = c.partitions(n as u32);
-        }
-        if let Some(n) = self.num("capacity")? {
-            c = c.capacity(n as usize);
-        }
-        if let Some(n) = self.num("max_payload")? {
-            c = c.max_payload(n as usize);
-        }
-        if let Some(n) = self.num("max_key")? {
-            c = c.max_key(n as usize);
-        }
-        if let Some(n) = self.num("segment_bytes")? {
-            c = c.segment_bytes(n);
-        }
-        if let Some(n) = self.num("retention_bytes")? {
-            c = c.retention_bytes(n);
-        }
-        if let Some(n) = self.num("retention_ms")? {
-            c = c.retention_age(Duration::from_millis(n));
-        }
-        let delay = Duration::from_millis(self.num("async_max_delay_ms")?.unwrap_or(10));
-        c = c.durability(match self.get("durability") {
-            None | Some("memory") => Durability::Memory,
-            Some("async") => Durability::Async { max_delay: delay },
-            Some("sync") => Durability::Sync,
-            Some(other) => {
-                return Err(fail(RB_ERR_INVALID_ARG, format!("durability={other:?}: use memory, async or sync")));
-            }
-        });
+        c.set_all(&topic).map_err(from_error)?;
         Ok(c)
     }
 }
@@ -402,7 +367,7 @@ pub unsafe extern "C" fn rb_bus_open(config: *const rb_config, out: *mut *mut rb
             return fail(RB_ERR_NULL_ARG, "out is NULL");
         }
         // SAFETY: NULL or live per the contract.
-        let dir = unsafe { config.as_ref() }.and_then(|c| c.get("data_dir"));
+        let dir = unsafe { config.as_ref() }.and_then(|c| c.get(DATA_DIR));
         let bus = match dir {
             Some(d) => match Bus::open(d) {
                 Ok(b) => b,

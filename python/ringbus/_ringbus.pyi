@@ -35,9 +35,13 @@ class Bus:
     ) -> Topic:
         """The topic ``name``: opened if it exists (InvalidArgumentError if ``partitions`` or
         ``durability`` differ from it), else created. Options (None: the bus's default, then
-        the core's): capacity (ring bytes per partition, a power of two), max_payload,
-        max_key, segment_bytes, retention_bytes, retention_age (s), async_max_delay (s),
-        dedup_window (s). Durable topics (async, sync) need a bus with a path."""
+        the core's) are the keys of ringbus's configuration table, the names and units of
+        topic.conf and the C API: capacity (ring bytes per partition, a power of two),
+        max_payload, max_key, segment_bytes, retention_bytes (bytes), async_max_delay_ms,
+        retention_ms, dedup_window_ms (milliseconds, int or float), producers ("multi",
+        "single"), timestamps ("coarse", "precise"), wait ("park", "yield", "busy_spin").
+        retention_age, async_max_delay and dedup_window (seconds) still work and warn
+        (DeprecationWarning). Durable topics (async, sync) need a bus with a path."""
     def topics(self) -> list[str]:
         """Names of the bus's topics, sorted."""
     @property

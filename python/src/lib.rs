@@ -216,124 +216,113 @@ fn start_of(obj: &Bound<'_, PyAny>, group: bool) -> PyResult<rb::Start> {
 
 // ---- topic options ----
 
-/// Topic settings given to `Bus(**options)` (defaults) or `Bus.topic(...)`.
+/// Topic settings given to `Bus(**options)` (defaults) or `Bus.topic(...)`: keys of the core's
+/// configuration table (`rb::CONFIG_KEYS`, the keys and units of topic.conf and the C API)
+/// with their values in the table's string form, each checked when given.
 #[derive(Debug, Clone, Default)]
 struct TopicOptions {
-    partitions: Option<u32>,
-    durability: Option<String>,
-    capacity: Option<usize>,
-    max_payload: Option<usize>,
-    max_key: Option<usize>,
-    segment_bytes: Option<u64>,
-    retention_bytes: Option<u64>,
-    retention_age: Option<f64>,
-    async_max_delay: Option<f64>,
-    dedup_window: Option<f64>,
+    entries: Vec<(String, String)>,
 }
 
-const OPTION_NAMES: [&str; 10] = [
-    "partitions",
-    "durability",
-    "capacity",
-    "max_payload",
-    "max_key",
-    "segment_bytes",
-    "retention_bytes",
-    "retention_age",
-    "async_max_delay",
-    "dedup_window",
-];
+/// Options of earlier releases, in seconds, and the table key each stands for. Still
+/// accepted, with a `DeprecationWarning`.
+const SECONDS_OPTIONS: [(&str, &str); 3] =
+    [("retention_age", "retention_ms"), ("async_max_delay", "async_max_delay_ms"), ("dedup_window", "dedup_window_ms")];
+
+/// Table keys whose values are words rather than numbers.
+const WORD_OPTIONS: [&str; 4] = ["durability", "producers", "timestamps", "wait"];
+
+/// Milliseconds as the table writes them: up to six decimals, no trailing zeros.
+fn ms_text(ms: f64, key: &str) -> PyResult<String> {
+    if !ms.is_finite() || ms < 0.0 {
+        return Err(PyValueError::new_err(format!("{key} must be >= 0, not {ms}")));
+    }
+    let text = format!("{ms:.6}");
+    Ok(text.trim_end_matches('0').trim_end_matches('.').to_owned())
+}
 
 impl TopicOptions {
-    fn from_kwargs(kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+    fn from_kwargs(py: Python<'_>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
         let mut o = Self::default();
         let Some(kwargs) = kwargs else { return Ok(o) };
         for (k, v) in kwargs.iter() {
             let key: String = k.extract()?;
-            if v.is_none() {
-                continue;
-            }
-            let bad = |e: PyErr| PyTypeError::new_err(format!("option {key}: {e}"));
-            match key.as_str() {
-                "partitions" => o.partitions = Some(v.extract().map_err(bad)?),
-                "durability" => o.durability = Some(v.extract().map_err(bad)?),
-                "capacity" => o.capacity = Some(v.extract().map_err(bad)?),
-                "max_payload" => o.max_payload = Some(v.extract().map_err(bad)?),
-                "max_key" => o.max_key = Some(v.extract().map_err(bad)?),
-                "segment_bytes" => o.segment_bytes = Some(v.extract().map_err(bad)?),
-                "retention_bytes" => o.retention_bytes = Some(v.extract().map_err(bad)?),
-                "retention_age" => o.retention_age = Some(v.extract().map_err(bad)?),
-                "async_max_delay" => o.async_max_delay = Some(v.extract().map_err(bad)?),
-                "dedup_window" => o.dedup_window = Some(v.extract().map_err(bad)?),
-                other => {
-                    return Err(PyTypeError::new_err(format!(
-                        "unknown option '{other}'; the options are {}",
-                        OPTION_NAMES.join(", ")
-                    )))
-                }
-            }
+            o.give(py, &key, &v)?;
         }
         Ok(o)
     }
 
+    /// Takes option `key` = `value` from Python (None: not given).
+    fn give(&mut self, py: Python<'_>, key: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        if value.is_none() {
+            return Ok(());
+        }
+        let type_name = value.get_type().name()?.to_string();
+        let type_error =
+            |expected: &str| PyTypeError::new_err(format!("option {key} must be {expected}, not {type_name}"));
+        let is_bool = value.is_instance_of::<pyo3::types::PyBool>();
+        let (name, text) = if let Some((_, table_key)) = SECONDS_OPTIONS.iter().find(|(old, _)| *old == key) {
+            let message = format!("option {key} (seconds) is deprecated: use {table_key} (milliseconds)");
+            PyErr::warn(
+                py,
+                &py.get_type::<pyo3::exceptions::PyDeprecationWarning>(),
+                &std::ffi::CString::new(message)?,
+                1,
+            )?;
+            if is_bool {
+                return Err(type_error("a number of seconds"));
+            }
+            let seconds: f64 = value.extract().map_err(|_| type_error("a number of seconds"))?;
+            (*table_key, ms_text(seconds * 1000.0, key)?)
+        } else if let Some(entry) = rb::config_key(key) {
+            let text = if WORD_OPTIONS.contains(&entry.name) {
+                value.extract::<String>().map_err(|_| type_error("a str"))?
+            } else if is_bool {
+                return Err(type_error("an int"));
+            } else if let Ok(n) = value.extract::<i128>() {
+                n.to_string()
+            } else if entry.name.ends_with("_ms") {
+                let ms: f64 = value.extract().map_err(|_| type_error("a number"))?;
+                ms_text(ms, key)?
+            } else {
+                return Err(type_error("an int"));
+            };
+            (entry.name, text)
+        } else {
+            let mut known: Vec<&str> = rb::CONFIG_KEYS.iter().map(|k| k.name).collect();
+            known.extend(SECONDS_OPTIONS.iter().map(|(old, _)| *old));
+            return Err(PyTypeError::new_err(format!("unknown option '{key}'; the options are {}", known.join(", "))));
+        };
+        // The value's form now (ranges when the topic is created).
+        if let Err(rb::Error::InvalidConfig { reason, .. }) = rb::TopicConfig::new().set(name, &text) {
+            let values = rb::config_key(name).map_or("", |k| k.values);
+            return Err(PyValueError::new_err(format!("{name} must be {values}, not '{text}' ({reason})")));
+        }
+        self.set(name, text);
+        Ok(())
+    }
+
+    fn set(&mut self, key: &str, value: String) {
+        self.entries.retain(|(k, _)| k != key);
+        self.entries.push((key.to_owned(), value));
+    }
+
+    fn get(&self, key: &str) -> Option<&str> {
+        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
     /// These options over `defaults`.
     fn over(&self, defaults: &TopicOptions) -> TopicOptions {
-        macro_rules! pick {
-            ($($f:ident),*) => { TopicOptions { $($f: self.$f.clone().or_else(|| defaults.$f.clone())),* } };
+        let mut o = defaults.clone();
+        for (k, v) in &self.entries {
+            o.set(k, v.clone());
         }
-        pick!(
-            partitions,
-            durability,
-            capacity,
-            max_payload,
-            max_key,
-            segment_bytes,
-            retention_bytes,
-            retention_age,
-            async_max_delay,
-            dedup_window
-        )
+        o
     }
 
-    fn durability(&self) -> PyResult<rb::Durability> {
-        let max_delay = self.async_max_delay.map(|s| seconds(s, "async_max_delay")).transpose()?;
-        match self.durability.as_deref().unwrap_or("memory") {
-            "memory" => Ok(rb::Durability::Memory),
-            // 10 ms by default, as in the C API.
-            "async" => Ok(rb::Durability::Async { max_delay: max_delay.unwrap_or(Duration::from_millis(10)) }),
-            "sync" => Ok(rb::Durability::Sync),
-            other => {
-                Err(PyValueError::new_err(format!("durability must be 'memory', 'async' or 'sync', not '{other}'")))
-            }
-        }
-    }
-
-    fn config(&self) -> PyResult<rb::TopicConfig> {
-        let mut c = rb::TopicConfig::new().durability(self.durability()?);
-        if let Some(v) = self.partitions {
-            c = c.partitions(v);
-        }
-        if let Some(v) = self.capacity {
-            c = c.capacity(v);
-        }
-        if let Some(v) = self.max_payload {
-            c = c.max_payload(v);
-        }
-        if let Some(v) = self.max_key {
-            c = c.max_key(v);
-        }
-        if let Some(v) = self.segment_bytes {
-            c = c.segment_bytes(v);
-        }
-        if let Some(v) = self.retention_bytes {
-            c = c.retention_bytes(v);
-        }
-        if let Some(v) = self.retention_age {
-            c = c.retention_age(seconds(v, "retention_age")?);
-        }
-        if let Some(v) = self.dedup_window {
-            c = c.dedup_window(seconds(v, "dedup_window")?);
-        }
+    fn config(&self, py: Python<'_>) -> PyResult<rb::TopicConfig> {
+        let mut c = rb::TopicConfig::new();
+        c.set_all(&self.entries).map_err(|e| err(py, e))?;
         Ok(c)
     }
 }
@@ -371,8 +360,7 @@ impl Bus {
     #[new]
     #[pyo3(signature = (path=None, **options))]
     fn new(py: Python<'_>, path: Option<PathBuf>, options: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
-        let defaults = TopicOptions::from_kwargs(options)?;
-        defaults.config()?; // checks the values now rather than at the first topic
+        let defaults = TopicOptions::from_kwargs(py, options)?;
         let inner = match &path {
             None => rb::Bus::new(),
             Some(path) => py.detach(|| rb::Bus::open(path)).map_err(|e| err(py, e))?,
@@ -392,14 +380,18 @@ impl Bus {
         durability: Option<String>,
         options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Topic> {
-        let mut given = TopicOptions::from_kwargs(options)?;
-        given.partitions = partitions.or(given.partitions);
-        given.durability = durability.or(given.durability);
+        let mut given = TopicOptions::from_kwargs(py, options)?;
+        if let Some(p) = partitions {
+            given.give(py, "partitions", &p.into_pyobject(py)?.into_any())?;
+        }
+        if let Some(d) = durability {
+            given.give(py, "durability", &d.into_pyobject(py)?.into_any())?;
+        }
         let bus = self.core(py)?;
         if let Some(existing) = bus.topic(name) {
             let config = existing.config();
-            if let Some(p) = given.partitions {
-                if p != config.partitions {
+            if let Some(p) = given.get("partitions") {
+                if p != config.partitions.to_string() {
                     return Err(err(
                         py,
                         rb::Error::InvalidConfig {
@@ -409,7 +401,7 @@ impl Bus {
                     ));
                 }
             }
-            if let Some(d) = &given.durability {
+            if let Some(d) = given.get("durability") {
                 if d != durability_name(&config.durability) {
                     return Err(err(
                         py,
@@ -425,7 +417,7 @@ impl Bus {
             }
             return Ok(Topic::new(existing));
         }
-        let config = given.over(&self.defaults).config()?;
+        let config = given.over(&self.defaults).config(py)?;
         match py.detach(|| bus.create_topic(name, config)) {
             Ok(topic) => Ok(Topic::new(topic)),
             // Created by another thread meanwhile: open it.

@@ -53,6 +53,12 @@ def test_bad_topic_options(bus: ringbus.Bus) -> None:
         ringbus.Bus(partitons=2)
     with pytest.raises(TypeError, match="option capacity"):
         bus.topic("t", capacity="big")
+    with pytest.raises(TypeError, match="option wait"):
+        bus.topic("t", wait=1)
+    with pytest.raises(ValueError, match="wait must be park, yield or busy_spin"):
+        bus.topic("t", wait="spin")
+    with pytest.raises(ValueError, match="dedup_window_ms must be"):
+        bus.topic("t", dedup_window_ms=-1)
     with pytest.raises(ringbus.InvalidArgumentError, match="capacity"):
         bus.topic("t", capacity=1000)  # not a power of two
     with pytest.raises(ringbus.InvalidArgumentError, match="partitions"):

@@ -82,13 +82,35 @@ def test_a_member_cannot_commit_after_its_bus_closed(data_dir: Path) -> None:
 
 
 def test_flush_waits_for_durability(data_dir: Path) -> None:
-    with ringbus.Bus(data_dir, durability="async", async_max_delay=5.0) as bus:
+    with ringbus.Bus(data_dir, durability="async", async_max_delay_ms=5000) as bus:
         topic = bus.topic("t")
         assert topic.durability == "async"
         topic.publish_many([b"x" * 100] * 100)
         assert topic.flush(timeout=10.0) is True
         part = topic.stats()["partitions"][0]
         assert part["durable_offset"] == part["next_offset"] and part["segments"] >= 1
+
+
+def test_options_are_the_configuration_tables_keys(data_dir: Path) -> None:
+    """Python's options are topic.conf's keys, in the same units, and reach the file."""
+    with ringbus.Bus(data_dir, durability="async", async_max_delay_ms=2.5) as bus:
+        bus.topic("t", dedup_window_ms=1500, retention_ms=60_000, wait="yield", capacity=1 << 20, max_payload=1000)
+    conf = (data_dir / "t" / "topic.conf").read_text().splitlines()
+    for line in [
+        "durability=async:2500",
+        "async_max_delay_ms=2.5",
+        "dedup_window_ms=1500",
+        "retention_ms=60000",
+        "wait=yield",
+        "capacity=1048576",
+        "max_payload=1000",
+    ]:
+        assert line in conf, f"{line} in {conf}"
+    # The options of earlier releases, in seconds, still work and say what replaces them.
+    with pytest.warns(DeprecationWarning, match="dedup_window_ms"):
+        with ringbus.Bus(data_dir) as bus:
+            bus.topic("u", durability="sync", dedup_window=2.0)
+    assert "dedup_window_ms=2000" in (data_dir / "u" / "topic.conf").read_text().splitlines()
 
 
 def test_corrupt_log_is_reported(data_dir: Path) -> None:

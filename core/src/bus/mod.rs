@@ -8,6 +8,7 @@ pub(crate) mod config;
 pub(crate) mod error;
 pub(crate) mod event;
 pub(crate) mod group;
+pub(crate) mod keys;
 pub(crate) mod publisher;
 pub(crate) mod record;
 pub(crate) mod stats;

@@ -27,8 +27,9 @@ use std::time::Duration;
 
 use parking_lot::{Mutex, RwLock};
 
-use crate::bus::config::{Durability, Producers, TimestampSource, TopicConfig};
+use crate::bus::config::{Durability, TimestampSource, TopicConfig};
 use crate::bus::error::Error;
+use crate::bus::keys::{config_key, format_ms};
 use crate::ring::notify::Notifier;
 use crate::ring::wait::WaitStrategy;
 use format::{decode_frame, parse_segment_name, segment_name, FrameError, SegmentHeader, SEGMENT_HEADER_LEN};
@@ -231,34 +232,22 @@ pub(crate) fn sync_dir(path: &Path) -> Result<(), Error> {
 /// The configuration file's name in a topic directory.
 pub(crate) const TOPIC_CONF: &str = "topic.conf";
 
-/// Writes `config` as the topic's `topic.conf` (atomically: temporary file, fsync, rename,
-/// directory fsync).
+/// Writes `config` as the topic's `topic.conf`, one `key=value` line per entry of the
+/// configuration table ([`TopicConfig::entries`]), atomically: temporary file, fsync, rename,
+/// directory fsync.
 pub(crate) fn write_topic_conf(topic_dir: &Path, config: &TopicConfig) -> Result<(), Error> {
-    let durability = match config.durability {
-        Durability::Memory => "memory".to_owned(),
-        Durability::Sync => "sync".to_owned(),
-        Durability::Async { max_delay } => format!("async:{}", max_delay.as_micros()),
-    };
-    let text = format!(
-        "# ringbus topic configuration, written by ringbus; read when the data directory is opened\n\
-         partitions={}\ncapacity={}\nmax_payload={}\nmax_key={}\nsegment_bytes={}\ndurability={}\n\
-         producers={}\ntimestamps={}\nwait={}\nretention_bytes={}\nretention_ms={}\n",
-        config.partitions,
-        config.capacity,
-        config.max_payload,
-        config.max_key,
-        config.segment_bytes,
-        durability,
-        if config.producers == Producers::Single { "single" } else { "multi" },
-        if config.timestamps == TimestampSource::Precise { "precise" } else { "coarse" },
-        match config.wait {
-            WaitStrategy::BusySpin => "busy_spin",
-            WaitStrategy::Yield => "yield",
-            _ => "park",
-        },
-        config.retention_bytes.map_or("none".to_owned(), |b| b.to_string()),
-        config.retention_age.map_or("none".to_owned(), |a| a.as_millis().to_string()),
-    );
+    let mut text =
+        String::from("# ringbus topic configuration, written by ringbus; read when the data directory is opened\n");
+    for (key, value) in config.entries() {
+        match (key, config.durability) {
+            // Version 1's form, which every build reads (older ones refuse a bare `async`);
+            // `async_max_delay_ms` follows with the exact delay, which older builds ignore.
+            ("durability", Durability::Async { max_delay }) => {
+                text.push_str(&format!("durability=async:{}\n", max_delay.as_micros()));
+            }
+            _ => text.push_str(&format!("{key}={value}\n")),
+        }
+    }
     replace_file(&topic_dir.join(TOPIC_CONF), text.as_bytes())
 }
 
@@ -288,45 +277,27 @@ pub(crate) fn read_topic_conf(topic_dir: &Path) -> Result<TopicConfig, Error> {
         position: 0,
         reason: format!("unreadable configuration line {line:?}"),
     };
-    let mut config = TopicConfig::new();
+    let mut entries: Vec<(String, String)> = Vec::new();
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
         let (key, value) = line.split_once('=').ok_or_else(|| bad(line))?;
-        let num = || value.parse::<u64>().map_err(|_| bad(line));
-        match key {
-            "partitions" => config.partitions = num()? as u32,
-            "capacity" => config.capacity = num()? as usize,
-            "max_payload" => config.max_payload = num()? as usize,
-            "max_key" => config.max_key = num()? as usize,
-            "segment_bytes" => config.segment_bytes = num()?,
-            "durability" => {
-                config.durability = match value {
-                    "memory" => Durability::Memory,
-                    "sync" => Durability::Sync,
-                    v => {
-                        let micros = v.strip_prefix("async:").and_then(|m| m.parse().ok()).ok_or_else(|| bad(line))?;
-                        Durability::Async { max_delay: Duration::from_micros(micros) }
-                    }
-                }
-            }
-            "producers" => config.producers = if value == "single" { Producers::Single } else { Producers::Multi },
-            "timestamps" => {
-                config.timestamps = if value == "precise" { TimestampSource::Precise } else { TimestampSource::Coarse }
-            }
-            "wait" => {
-                config.wait = match value {
-                    "busy_spin" => WaitStrategy::BusySpin,
-                    "yield" => WaitStrategy::Yield,
-                    _ => WaitStrategy::Park,
-                }
-            }
-            "retention_bytes" => config.retention_bytes = if value == "none" { None } else { Some(num()?) },
-            "retention_ms" => {
-                config.retention_age = if value == "none" { None } else { Some(Duration::from_millis(num()?)) }
+        match (key, value.strip_prefix("async:")) {
+            // Written before the configuration table: the async delay in microseconds.
+            ("durability", Some(micros)) => {
+                let micros: u64 = micros.parse().map_err(|_| bad(line))?;
+                entries.push(("durability".into(), "async".into()));
+                entries.push(("async_max_delay_ms".into(), format_ms(Duration::from_micros(micros))));
             }
             // Keys from a later version are ignored (see FORMAT.md: compatibility).
-            _ => {}
+            _ if config_key(key).is_none() => {}
+            _ => entries.push((key.to_owned(), value.to_owned())),
         }
     }
+    let mut config = TopicConfig::new();
+    config.set_all(&entries).map_err(|e| Error::CorruptLog {
+        segment: path.display().to_string(),
+        position: 0,
+        reason: format!("unreadable configuration: {e}"),
+    })?;
     config.validate().map_err(|e| Error::CorruptLog {
         segment: path.display().to_string(),
         position: 0,

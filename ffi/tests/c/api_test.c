@@ -55,6 +55,11 @@ static void test_bad_arguments(void) {
     CHECK_STATUS(rb_config_set(config, NULL, "1"), RB_ERR_NULL_ARG);
     CHECK_STATUS(rb_config_set(NULL, "capacity", "1"), RB_ERR_NULL_ARG);
     CHECK_STATUS(rb_config_set(config, "capacity", "\xff\xfe"), RB_ERR_INVALID_ARG); /* not UTF-8 */
+    CHECK_STATUS(rb_config_set(config, "capacity", "4k"), RB_ERR_INVALID_ARG);       /* not a number */
+    CHECK(strstr(rb_last_error_message(), "capacity") != NULL);
+    CHECK_STATUS(rb_config_set(config, "durability", "fast"), RB_ERR_INVALID_ARG);
+    CHECK_STATUS(rb_config_set(config, "dedup_window_ms", "1500"), RB_OK);           /* the whole table */
+    CHECK_STATUS(rb_config_set(config, "wait", "yield"), RB_OK);
     CHECK_STATUS(rb_config_set(config, "capacity", "5000"), RB_OK);                  /* checked on use */
 
     rb_bus *bus = NULL;
