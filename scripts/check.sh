@@ -17,16 +17,18 @@ cargo fmt --all --check
 
 step "clippy (all targets, -D warnings)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy -p ringbus --all-targets --locked --features fault-injection -- -D warnings
 
 step "docs (-D warnings)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 
 step "unit, integration and doc tests (persisted topics on the pwrite/fdatasync backend: RINGBUS_IO=std)"
-RINGBUS_IO=std cargo test --workspace --locked
+RINGBUS_IO=std cargo test --workspace --locked --features ringbus/fault-injection
 
 step "C API: tests and examples from C and C++, plain, under ASan+UBSan, under valgrind; pkg-config and static linking"
 # The header freshness test ran with the tests above; build libringbus.so/.a (debug) here.
-cargo build --locked -p ringbus-ffi
+# The same features as the tests above, so nothing is built twice.
+cargo build --locked -p ringbus-ffi --features ringbus/fault-injection
 mkdir -p target/c
 CWARN=(-Wall -Wextra -Werror -pedantic -Iffi/include)
 LIBS=(-Ltarget/debug -lringbus)
@@ -92,7 +94,7 @@ step "durability tests on the io_uring backend (forced)"
 if [ "$(cat /proc/sys/kernel/io_uring_disabled 2>/dev/null || echo 0)" != "0" ]; then
   echo "SKIPPED: io_uring is disabled on this machine (kernel.io_uring_disabled); the tests above ran on the std backend"
 else
-  RINGBUS_IO=uring cargo test --locked -p ringbus "${DURABILITY_TESTS[@]}"
+  RINGBUS_IO=uring cargo test --locked -p ringbus --features fault-injection "${DURABILITY_TESTS[@]}"
 fi
 
 step "fuzzing: each target for ${FUZZ_SECONDS:-30} s (needs a nightly toolchain)"

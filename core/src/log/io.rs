@@ -197,25 +197,28 @@ pub(crate) fn choose() -> io::Result<IoChoice> {
     Ok(IoChoice { backend: "std", reason: Some("io_uring is Linux only".into()) })
 }
 
-/// A backend of the chosen kind (one per persister thread: an io_uring instance is not shared),
-/// wrapped in [`FaultIo`] when `RINGBUS_IO_FAULT` asks for it.
+/// A backend of the chosen kind (one per persister thread: an io_uring instance is not shared).
+/// Built with the `fault-injection` feature (the test command's), it is wrapped in `FaultIo`
+/// when `RINGBUS_IO_FAULT` asks for it; otherwise that variable is ignored.
 pub(crate) fn instance(choice: &IoChoice) -> io::Result<Box<dyn Io>> {
     #[cfg(target_os = "linux")]
     let io: Box<dyn Io> = if choice.backend == "io_uring" { Box::new(uring::UringIo::new()?) } else { Box::new(StdIo) };
     #[cfg(not(target_os = "linux"))]
     let io: Box<dyn Io> = Box::new(StdIo);
-    match std::env::var("RINGBUS_IO_FAULT") {
-        Ok(spec) => Ok(Box::new(FaultIo::parse(&spec, io)?)),
-        Err(_) => Ok(io),
+    #[cfg(feature = "fault-injection")]
+    if let Ok(spec) = std::env::var("RINGBUS_IO_FAULT") {
+        return Ok(Box::new(FaultIo::parse(&spec, io)?));
     }
+    Ok(io)
 }
 
-/// Fault injection for tests: `RINGBUS_IO_FAULT=<kind>:<n>` fails the `n`-th (from 1) call of
+/// Fault injection for tests (the `fault-injection` feature): `RINGBUS_IO_FAULT=<kind>:<n>` fails the `n`-th (from 1) call of
 /// that kind and every later one (a failed disk stays failed): `write` (a call without sync:
 /// EIO), `fsync` (a call with sync: EIO after writing), `nospace` (any call: ENOSPC before
 /// writing), `short` (any call: the first half of its last buffer reaches the file, then the
 /// write fails as a short write the backend could not complete). Read when a topic's persister
 /// starts.
+#[cfg(feature = "fault-injection")]
 pub(crate) struct FaultIo {
     inner: Box<dyn Io>,
     kind: FaultKind,
@@ -223,6 +226,7 @@ pub(crate) struct FaultIo {
     calls: u64,
 }
 
+#[cfg(feature = "fault-injection")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum FaultKind {
     Write,
@@ -231,6 +235,7 @@ enum FaultKind {
     Short,
 }
 
+#[cfg(feature = "fault-injection")]
 impl FaultIo {
     fn parse(spec: &str, inner: Box<dyn Io>) -> io::Result<Self> {
         let bad = || {
@@ -252,6 +257,7 @@ impl FaultIo {
     }
 }
 
+#[cfg(feature = "fault-injection")]
 impl Io for FaultIo {
     fn write(&mut self, file: &File, writes: &[Write<'_>], sync: bool) -> io::Result<()> {
         let counts = match self.kind {
