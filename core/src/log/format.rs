@@ -52,6 +52,8 @@ pub(crate) enum HeaderError {
     Magic,
     /// A format version this build does not read.
     Version(u32),
+    /// The header length field is not 64 (the version is right).
+    HeaderLen(u32),
     /// The header's CRC does not match.
     Crc,
 }
@@ -62,6 +64,12 @@ impl std::fmt::Display for HeaderError {
             HeaderError::Short => write!(f, "segment header is shorter than 64 bytes"),
             HeaderError::Magic => write!(f, "segment header has no ringbus magic"),
             HeaderError::Version(v) => write!(f, "segment format version {v} is not {FORMAT_VERSION}"),
+            HeaderError::HeaderLen(n) => {
+                write!(
+                    f,
+                    "segment header length field is {n}, not {SEGMENT_HEADER_LEN} (format version {FORMAT_VERSION})"
+                )
+            }
             HeaderError::Crc => write!(f, "segment header checksum mismatch"),
         }
     }
@@ -92,8 +100,11 @@ impl SegmentHeader {
         }
         let u32_at = |i: usize| u32::from_le_bytes(bytes[i..i + 4].try_into().expect("4 bytes"));
         let u64_at = |i: usize| u64::from_le_bytes(bytes[i..i + 8].try_into().expect("8 bytes"));
-        if u32_at(8) != FORMAT_VERSION || u32_at(12) != SEGMENT_HEADER_LEN as u32 {
+        if u32_at(8) != FORMAT_VERSION {
             return Err(HeaderError::Version(u32_at(8)));
+        }
+        if u32_at(12) != SEGMENT_HEADER_LEN as u32 {
+            return Err(HeaderError::HeaderLen(u32_at(12)));
         }
         if crc32c::crc32c(&bytes[0..32]) != u32_at(32) {
             return Err(HeaderError::Crc);
@@ -229,6 +240,10 @@ mod tests {
         let mut v2 = b;
         v2[8] = 2;
         assert_eq!(SegmentHeader::decode(&v2), Err(HeaderError::Version(2)));
+        let mut len = b;
+        len[12] = 65;
+        assert_eq!(SegmentHeader::decode(&len), Err(HeaderError::HeaderLen(65)));
+        assert!(HeaderError::HeaderLen(65).to_string().contains("length field is 65"));
         // The durable field is outside the CRC: it is rewritten in place.
         let mut d = b;
         d[40] = 9;

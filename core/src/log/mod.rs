@@ -5,6 +5,8 @@
 //! DIR/LOCK                                  held (flock) by the bus that has DIR open
 //! DIR/<topic>/topic.conf                    the topic's configuration, key=value lines
 //! DIR/<topic>/<partition>/<offset>.seg      segments, named by their first frame's offset
+//! DIR/<topic>/<partition>/<offset>.tix      each segment's sparse time index (a hint)
+//! DIR/<topic>/groups/<group>.offsets        a durable group's committed offsets
 //! ```
 //!
 //! A frame's offset is its byte position in the partition's log, so the ring's bytes are the

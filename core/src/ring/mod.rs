@@ -1,4 +1,5 @@
-//! The partition ring: all lock-free and unsafe code of ringbus lives under this module.
+//! The partition ring: every lock-free protocol of ringbus lives under this module (the other
+//! unsafe code, in `sync`, `bus` and `log`, is listed with its contract in SAFETY.md).
 //!
 //! A ring is a power-of-two byte buffer laid out as a log. Positions are u64 byte offsets in
 //! the partition's log, growing forever; a position's byte index is `position & mask`.
