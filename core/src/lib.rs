@@ -42,10 +42,18 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs, clippy::undocumented_unsafe_blocks)]
 // Under loom only the ring and its models are built; the bus API that uses the rest is not.
-#![cfg_attr(loom, allow(dead_code))]
+#![cfg_attr(loom, allow(dead_code, unused_imports))]
 
 #[cfg(not(loom))]
 mod bus;
+#[cfg(not(loom))]
+mod clock;
+#[cfg(not(loom))]
+mod config;
+#[cfg(not(loom))]
+mod diag;
+#[cfg(not(loom))]
+mod error;
 #[cfg(not(loom))]
 mod log;
 mod ring;
@@ -53,23 +61,29 @@ mod sync;
 
 #[cfg(not(loom))]
 pub use bus::{
-    config::{
-        validate_name, Durability, Producers, SlowConsumerPolicy, Start, SubscribeOptions, TimestampSource,
-        TopicConfig, MAX_NAME_LEN,
-    },
-    error::{Error, TryPublishError},
     event::{Event, EventRef, ProducerSequence},
-    group::{Group, Member},
-    keys::{config_key, ConfigKey, CONFIG_KEYS, DEFAULT_ASYNC_MAX_DELAY},
+    group::Group,
+    member::Member,
     publisher::{Claim, Publisher},
-    record::{key_hash, partition_for_key, Receipt, Record},
-    stats::{LogStats, PartitionStats, ReaderKind, ReaderStats, TopicStats},
-    subscription::{Iter, Readiness, Subscription},
+    readiness::Readiness,
+    record::{key_hash, partition_for_key, Receipt, Record, TryPublishError},
+    stats::{PartitionStats, ReaderKind, ReaderStats, TopicStats},
+    subscription::{Iter, Subscription},
     topic::Topic,
     Bus,
 };
 #[cfg(not(loom))]
+pub use config::{
+    keys::{config_key, ConfigKey, CONFIG_KEYS, DEFAULT_ASYNC_MAX_DELAY},
+    validate_name, Durability, Producers, SlowConsumerPolicy, Start, SubscribeOptions, TimestampSource, TopicConfig,
+    MAX_NAME_LEN,
+};
+#[cfg(not(loom))]
+pub use error::Error;
+#[cfg(not(loom))]
 pub use log::io::IoChoice;
+#[cfg(not(loom))]
+pub use log::shared::LogStats;
 #[cfg(not(loom))]
 pub use log::verify::{verify_data_dir, Damage, PartitionCheck, TopicCheck, VerifyReport};
 pub use ring::wait::WaitStrategy;

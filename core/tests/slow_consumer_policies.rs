@@ -26,7 +26,7 @@ fn block_reader_makes_try_publish_hand_the_event_back() {
             Err(other) => panic!("{other:?}"),
         }
     }
-    assert!(matches!(p.publish_timeout(b"x", Duration::from_millis(20)), Err(Error::Timeout)));
+    assert!(matches!(p.publish_timeout(b"x", Duration::from_millis(20)), Err(Error::Full)));
     let before = t.stats();
     assert_eq!(before.readers[0].lag, n, "the blocked reader lags by every event published");
     assert_eq!(before.readers[0].lag_bytes, n * 32, "8-byte events take 32 bytes");

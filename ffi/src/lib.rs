@@ -57,6 +57,9 @@ pub const RB_ERR_EVICTED: rb_status = -13;
 pub const RB_ERR_OFFSET: rb_status = -14;
 /// The operation needs a persisted topic.
 pub const RB_ERR_NOT_PERSISTED: rb_status = -15;
+/// The start offset lies behind an event whose producer has claimed it but not committed it
+/// yet: subscribing again in a moment succeeds.
+pub const RB_ERR_PENDING: rb_status = -16;
 /// A bug in ringbus: a Rust panic was caught at the boundary (the message has it).
 pub const RB_ERR_PANIC: rb_status = -100;
 
@@ -82,7 +85,9 @@ fn status_of(e: &Error) -> rb_status {
         | Error::KeyTooLarge { .. }
         | Error::NoSuchPartition { .. } => RB_ERR_INVALID_ARG,
         Error::TopicExists(_) | Error::PublisherExists(_) => RB_ERR_EXISTS,
-        Error::Timeout => RB_ERR_TIMED_OUT,
+        Error::Full => RB_ERR_WOULD_BLOCK,
+        Error::FlushTimeout => RB_ERR_TIMED_OUT,
+        Error::JoinPending { .. } => RB_ERR_PENDING,
         Error::Closed => RB_ERR_CLOSED,
         Error::OffsetTrimmed { .. } | Error::OffsetBeyondEnd { .. } | Error::NotAnEventOffset { .. } => RB_ERR_OFFSET,
         Error::Lagged { .. } => RB_ERR_LAGGED,
@@ -232,6 +237,7 @@ pub extern "C" fn rb_status_str(status: rb_status) -> *const c_char {
         RB_ERR_EVICTED => c"reader evicted",
         RB_ERR_OFFSET => c"offset not available",
         RB_ERR_NOT_PERSISTED => c"needs a persisted topic",
+        RB_ERR_PENDING => c"offset behind an uncommitted event: try again",
         RB_ERR_PANIC => c"internal error (panic)",
         _ => c"unknown status",
     };

@@ -15,7 +15,13 @@ class ExistsError(RingbusError):
 
 
 class FullError(RingbusError):
-    """The ring stayed full (or a sync publish stayed unacknowledged) for the whole timeout."""
+    """The partition's ring stayed full for the whole timeout: a ``block`` reader, a group or
+    the persister has not caught up. Nothing was published."""
+
+
+class FlushTimeoutError(RingbusError, TimeoutError):
+    """Events did not become durable before the timeout: a ``sync`` topic's publish wrote the
+    event but did not see its fsync complete in time (it may still become durable)."""
 
 
 class ClosedError(RingbusError):
@@ -24,6 +30,11 @@ class ClosedError(RingbusError):
 
 class OffsetError(RingbusError, ValueError):
     """A start offset that is no longer kept, past the end, or not where an event starts."""
+
+
+class OffsetPendingError(OffsetError):
+    """The start offset lies behind an event whose producer has claimed its space but not
+    committed it yet; subscribing again in a moment succeeds."""
 
 
 class LaggedError(RingbusError):

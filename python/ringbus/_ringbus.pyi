@@ -74,7 +74,8 @@ class Topic:
         """Publishes one event (str is UTF-8 encoded); returns its offset in its partition.
         The key picks the partition; timestamp is ns since the Unix epoch or a datetime
         (naive: UTC), the bus's clock by default. Waits while the ring is full (FullError
-        after ``timeout`` s); on a sync topic returns once the event is durable."""
+        after ``timeout`` s); on a sync topic returns once the event is durable
+        (FlushTimeoutError after ``timeout`` s)."""
     def publish_many(
         self,
         payloads: Iterable[_Bytes | None] | _ArrowArrayExportable,

@@ -44,7 +44,9 @@ fn err(py: Python<'_>, e: rb::Error) -> PyErr {
         | E::KeyTooLarge { .. }
         | E::NoSuchPartition { .. } => ("InvalidArgumentError", vec![]),
         E::TopicExists(_) | E::PublisherExists(_) => ("ExistsError", vec![]),
-        E::Timeout => ("FullError", vec![]),
+        E::Full => ("FullError", vec![]),
+        E::FlushTimeout => ("FlushTimeoutError", vec![]),
+        E::JoinPending { .. } => ("OffsetPendingError", vec![]),
         E::Closed => ("ClosedError", vec![]),
         E::OffsetTrimmed { .. } | E::OffsetBeyondEnd { .. } | E::NotAnEventOffset { .. } => ("OffsetError", vec![]),
         E::Lagged { partition, lost } => (
@@ -549,10 +551,7 @@ impl Topic {
                 None => py.detach(|| p.publish(record)),
                 Some(d) => py.detach(|| p.publish_timeout(record, d.saturating_duration_since(Instant::now()))),
             };
-            return r.map(|r| r.offset).map_err(|e| match e {
-                rb::Error::Timeout => err(py, rb::Error::Timeout),
-                e => err(py, e),
-            });
+            return r.map(|r| r.offset).map_err(|e| err(py, e));
         }
         match p.try_publish(record) {
             Ok(r) => return Ok(r.offset),
@@ -561,10 +560,10 @@ impl Topic {
         }
         // Full: wait in slices (a timed-out publish wrote nothing, so it can be retried).
         loop {
-            let Some(slice) = next_slice(deadline) else { return Err(err(py, rb::Error::Timeout)) };
+            let Some(slice) = next_slice(deadline) else { return Err(err(py, rb::Error::Full)) };
             match py.detach(|| p.publish_timeout(record, slice)) {
                 Ok(r) => return Ok(r.offset),
-                Err(rb::Error::Timeout) => py.check_signals()?,
+                Err(rb::Error::Full) => py.check_signals()?,
                 Err(e) => return Err(err(py, e)),
             }
         }
@@ -739,8 +738,8 @@ impl Topic {
             let slice = next_slice(deadline);
             match py.detach(|| self.inner.flush(Some(slice.unwrap_or(Duration::ZERO)))) {
                 Ok(()) => return Ok(true),
-                Err(rb::Error::Timeout) if slice.is_none() => return Ok(false),
-                Err(rb::Error::Timeout) => py.check_signals()?,
+                Err(rb::Error::FlushTimeout) if slice.is_none() => return Ok(false),
+                Err(rb::Error::FlushTimeout) => py.check_signals()?,
                 Err(e) => return Err(err(py, e)),
             }
         }

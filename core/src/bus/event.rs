@@ -1,7 +1,7 @@
 //! Events as readers see them: borrowed ([`EventRef`]) and owned ([`Event`]).
 #![deny(unsafe_code)]
 
-use crate::ring::frame::{align, prefix_len, FLAG_PRODUCER, HEADER_LEN, PRODUCER_LEN};
+use crate::ring::frame::{align, prefix_len, FrameHeader, FLAG_PRODUCER, HEADER_LEN, PRODUCER_LEN};
 
 /// The producer id and sequence number an idempotent publish gave an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -33,6 +33,14 @@ pub(crate) fn event_from_frame(offset: u64, partition: u32, timestamp: u64, meta
         payload: &body[key_len..],
         producer,
     }
+}
+
+/// Builds an event from a whole copied frame (`frame`: header, body, unaligned length), as a
+/// reader of segment files or a copying reader holds it.
+#[inline]
+pub(crate) fn event_from_bytes(offset: u64, partition: u32, frame: &[u8]) -> EventRef<'_> {
+    let header = FrameHeader::parse(frame);
+    event_from_frame(offset, partition, header.timestamp, header.meta, &frame[HEADER_LEN..])
 }
 
 /// An event borrowed from the ring (gating readers) or from the reader's copy buffer

@@ -1,34 +1,42 @@
 //! The safe API over the rings: bus, topics, publishers, subscriptions, groups, stats.
 //!
+//! - `mod.rs`: [`Bus`], which owns topics and the data directory;
+//! - `topic.rs`: [`Topic`] and the state its handles share; `persisted.rs` builds a
+//!   persisted topic from recovery and starts its persister; `dedup.rs`: idempotent publish;
+//! - `record.rs`, `publisher.rs`: what producers hand in and how it is appended;
+//! - `event.rs`: events as readers see them;
+//! - `reader.rs`: what every reader shares (joins, the disk-to-ring switch, the poll loop);
+//!   `subscription.rs` (fanout), `group.rs` and `member.rs` (work queue) build on it;
+//!   `readiness.rs`: waiting on a reader from another thread;
+//! - `stats.rs`: counters and their snapshots.
+//!
 //! Files here are safe code except where they call the ring's unsafe API (publisher,
-//! subscription, group) or the clock; SAFETY.md lists each contract.
+//! subscription, member); SAFETY.md lists each contract.
 
-pub(crate) mod clock;
-pub(crate) mod config;
-pub(crate) mod error;
+pub(crate) mod dedup;
 pub(crate) mod event;
 pub(crate) mod group;
-pub(crate) mod keys;
+pub(crate) mod member;
+pub(crate) mod persisted;
 pub(crate) mod publisher;
+pub(crate) mod reader;
+pub(crate) mod readiness;
 pub(crate) mod record;
 pub(crate) mod stats;
 pub(crate) mod subscription;
 pub(crate) mod topic;
 
 use std::collections::HashMap;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
-use std::sync::Arc;
-use std::thread::JoinHandle;
 
-use parking_lot::Mutex;
-
-use config::{validate_name, TopicConfig};
-use error::Error;
 use topic::{Topic, TopicInner};
 
-use crate::log::io::IoChoice;
-use crate::log::DataDir;
+use crate::config::{validate_name, TopicConfig};
+use crate::error::Error;
+use crate::log::conf::{read_topic_conf, write_topic_conf};
+use crate::log::dir::{create_new_dir, sync_dir, DataDir};
+use crate::log::io::{self, IoChoice};
+use crate::sync::{thread::JoinHandle, Arc, Mutex};
 
 /// The event bus: owns topics. Cheap to clone (every clone is the same bus), `Send + Sync`.
 ///
@@ -94,11 +102,17 @@ impl Bus {
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, Error> {
         let dir = dir.as_ref();
         let data_dir = DataDir::open(dir)?;
-        let io = crate::log::io::choose().map_err(|e| Error::io("choosing the I/O backend", &e))?;
+        let io = io::choose().map_err(|e| Error::io("choosing the I/O backend", &e))?;
+        match &io.reason {
+            Some(reason) => {
+                crate::diag::warn!("{}: persisters write with pwrite/fdatasync, not io_uring ({reason})", dir.display())
+            }
+            None => crate::diag::info!("{}: persisters write with {}", dir.display(), io.backend),
+        }
         let data = Arc::new(BusData { dir: data_dir, io, persisted: Mutex::new(Vec::new()) });
         let bus = Self { topics: Arc::default(), data: Some(data.clone()) };
         for name in data.dir.topic_names()? {
-            let config = crate::log::read_topic_conf(&data.dir.path.join(&name))?;
+            let config = read_topic_conf(&data.dir.path.join(&name))?;
             bus.start_persisted(&data, &name, config)?;
         }
         Ok(bus)
@@ -115,7 +129,7 @@ impl Bus {
     }
 
     fn start_persisted(&self, data: &BusData, name: &str, config: TopicConfig) -> Result<Topic, Error> {
-        let (inner, handle) = crate::log::open_topic(&data.dir.path, name, config, &data.io)?;
+        let (inner, handle) = persisted::open_topic(&data.dir.path, name, config, &data.io)?;
         data.persisted.lock().push((inner.clone(), Some(handle)));
         let topic = Topic { inner };
         self.topics.lock().insert(name.to_owned(), topic.clone());
@@ -152,12 +166,9 @@ impl Bus {
         if topics.contains_key(name) || topic_dir.exists() {
             return Err(Error::TopicExists(name.to_owned()));
         }
-        std::fs::DirBuilder::new()
-            .mode(crate::log::DIR_MODE)
-            .create(&topic_dir)
-            .map_err(|e| Error::io(format!("creating {}", topic_dir.display()), &e))?;
-        crate::log::write_topic_conf(&topic_dir, &config)?;
-        crate::log::sync_dir(&data.dir.path)?;
+        create_new_dir(&topic_dir)?;
+        write_topic_conf(&topic_dir, &config)?;
+        sync_dir(&data.dir.path)?;
         drop(topics);
         self.start_persisted(data, name, config)
     }

@@ -1,20 +1,23 @@
 //! Publishing: copy-in (`publish`, `try_publish`, `publish_batch`) and zero-copy (`claim`).
 
 use std::ops::{Deref, DerefMut};
-use std::sync::Arc;
-
-use crossbeam_utils::CachePadded;
 use std::time::{Duration, Instant};
 
-use super::clock;
-use super::config::{Durability, Producers, TimestampSource};
-use super::error::{Error, TryPublishError};
 use super::event::ProducerSequence;
-use super::record::{partition_for_key, Receipt, Record};
+use super::record::{partition_for_key, Receipt, Record, TryPublishError};
 use super::stats::PublisherCounters;
 use super::topic::TopicInner;
+use crate::clock;
+use crate::config::{Durability, Producers, TimestampSource};
+use crate::error::Error;
 use crate::ring::frame::{align, FLAG_PRODUCER, HEADER_LEN, PRODUCER_LEN};
 use crate::ring::{ClaimError, ProducerCache, Reservation, Ring};
+use crate::sync::{Arc, CachePadded, Ordering};
+
+/// A publisher waiting this long for room says so (see [`report_blocked`]).
+const BLOCKED_REPORT_AFTER: Duration = Duration::from_secs(1);
+/// ... and again this often while it stays blocked (at most this often per partition).
+pub(crate) const BLOCKED_REPORT_EVERY: Duration = Duration::from_secs(10);
 
 /// How long a claim may wait for space.
 #[derive(Debug, Clone, Copy)]
@@ -46,9 +49,7 @@ pub struct Publisher {
 
 impl Publisher {
     pub(crate) fn new(topic: Arc<TopicInner>) -> Result<Self, Error> {
-        if topic.config.producers == Producers::Single
-            && topic.exclusive.swap(true, std::sync::atomic::Ordering::Acquire)
-        {
+        if topic.config.producers == Producers::Single && topic.exclusive.swap(true, Ordering::Acquire) {
             return Err(Error::PublisherExists(topic.name.clone()));
         }
         let n = topic.partitions() as usize;
@@ -57,7 +58,7 @@ impl Publisher {
             let mut reg = topic.registry.lock();
             if reg.publishers.len() == 1 {
                 // The lone publisher claimed with plain stores: from now on all claim shared.
-                for ring in topic.rings.iter() {
+                for ring in topic.parts.rings.iter() {
                     ring.share();
                 }
             }
@@ -102,7 +103,7 @@ impl Publisher {
         let len = self.frame_len(0, payload.len())?;
         let position = self.claim_space(partition, align(len), Wait::Until(None))?;
         let ts = timestamp.unwrap_or_else(|| clock::now(self.topic.config.timestamps));
-        let ring = &self.topic.rings[partition as usize];
+        let ring = &self.topic.parts.rings[partition as usize];
         // SAFETY: the frame at `position` of aligned size align(len) was claimed just above by
         // this publisher and is not committed yet; len passed the topic's limits.
         unsafe { ring.write_event(position, ts, payload) };
@@ -111,7 +112,9 @@ impl Publisher {
         Ok(Receipt { partition, offset: position, duplicate: false })
     }
 
-    /// Like [`publish`](Self::publish), giving up with [`Error::Timeout`] after `timeout`.
+    /// Like [`publish`](Self::publish), giving up after `timeout`: [`Error::Full`] when the
+    /// ring had no room all that time (nothing was published), [`Error::FlushTimeout`] when a
+    /// `Durability::Sync` topic wrote the event but its fsync did not complete in time.
     pub fn publish_timeout<'a>(&mut self, record: impl Into<Record<'a>>, timeout: Duration) -> Result<Receipt, Error> {
         self.publish_one(&record.into(), Wait::Until(Some(Instant::now() + timeout)))
     }
@@ -124,7 +127,7 @@ impl Publisher {
         let record = record.into();
         match self.publish_one(&record, Wait::No) {
             Ok(receipt) => Ok(receipt),
-            Err(Error::Timeout) => Err(TryPublishError::Full(record)),
+            Err(Error::Full) => Err(TryPublishError::Full(record)),
             Err(Error::Closed) => Err(TryPublishError::Closed(record)),
             Err(e) => Err(TryPublishError::Invalid(e)),
         }
@@ -175,7 +178,7 @@ impl Publisher {
         let frame_len = self.frame_len(key.len(), len)?;
         let wait = Wait::Until(timeout.map(|t| Instant::now() + t));
         let position = self.claim_space(partition, align(frame_len), wait)?;
-        let ring = &self.topic.rings[partition as usize];
+        let ring = &self.topic.parts.rings[partition as usize];
         // SAFETY: we just claimed this frame and have not committed it.
         unsafe { ring.write_body(position, HEADER_LEN, key) };
         Ok(Claim {
@@ -225,7 +228,7 @@ impl Publisher {
     #[inline(always)]
     fn claim_space(&mut self, partition: u32, bytes: usize, wait: Wait) -> Result<u64, Error> {
         let p = partition as usize;
-        let ring = &self.topic.rings[p];
+        let ring = &self.topic.parts.rings[p];
         let cache = &mut self.caches[p];
         let claimed = match wait {
             Wait::Until(None) => ring.claim(bytes, cache),
@@ -242,14 +245,14 @@ impl Publisher {
     #[inline(never)]
     fn claim_refused(&mut self, partition: u32, bytes: usize, wait: Wait, e: ClaimError) -> Result<u64, Error> {
         let p = partition as usize;
-        let ring = &self.topic.rings[p];
+        let ring = &self.topic.parts.rings[p];
         let cache = &mut self.caches[p];
         match e {
             ClaimError::Closed => Err(self.topic.closed_error(partition)),
             e => {
                 self.counters.full_waits[p].add(1);
                 match (wait, e) {
-                    (Wait::No, _) => Err(Error::Timeout),
+                    (Wait::No, _) => Err(Error::Full),
                     (Wait::Until(deadline), ClaimError::Full) => {
                         Self::wait_for_space(ring, cache, bytes, deadline, &self.topic, partition)
                     }
@@ -271,7 +274,7 @@ impl Publisher {
         topic: &TopicInner,
         partition: u32,
     ) -> Result<u64, Error> {
-        let mut outcome = Err(Error::Timeout);
+        let mut outcome = Err(Error::Full);
         let ready = || {
             outcome = match ring.try_claim(bytes, cache) {
                 Ok(position) => Ok(position),
@@ -280,7 +283,7 @@ impl Publisher {
             };
             true
         };
-        topic.config.wait.wait(&ring.writable, ready, deadline);
+        wait_for_room(topic, partition, ready, deadline);
         outcome
     }
 
@@ -298,7 +301,7 @@ impl Publisher {
     ) -> Result<u64, Error> {
         // `None` once the reservation was taken back: then claim as `try_claim` does.
         let mut pending = Some(reservation);
-        let mut outcome = Err(Error::Timeout);
+        let mut outcome = Err(Error::Full);
         let ready = || {
             let claimed = match pending {
                 Some(r) => match ring.settle(r, bytes, cache) {
@@ -321,7 +324,7 @@ impl Publisher {
             };
             true
         };
-        topic.config.wait.wait(&ring.writable, ready, None);
+        wait_for_room(topic, partition, ready, None);
         outcome
     }
 
@@ -345,7 +348,7 @@ impl Publisher {
         let len = self.frame_len(key.len(), record.payload.len())? + prefix;
         let position = self.claim_space(partition, align(len), wait)?;
         let timestamp = record.timestamp.unwrap_or_else(|| clock::now(self.topic.config.timestamps));
-        let ring = &self.topic.rings[partition as usize];
+        let ring = &self.topic.parts.rings[partition as usize];
         // SAFETY: the frame at `position` of aligned size align(len) was claimed just above by
         // this publisher and is not committed yet.
         unsafe { write_frame(ring, position, timestamp, key, record.payload, record.producer) };
@@ -423,7 +426,7 @@ impl Publisher {
                 j += 1;
             }
             let mut position = self.claim_space(partition, bytes as usize, Wait::Until(deadline))?;
-            let ring = &self.topic.rings[partition as usize];
+            let ring = &self.topic.parts.rings[partition as usize];
             for r in &records[i..j] {
                 let key = r.key.unwrap_or(&[]);
                 let len = HEADER_LEN + key.len() + r.payload.len();
@@ -490,6 +493,58 @@ impl Publisher {
         }
         Ok(records.len())
     }
+}
+
+/// Waits on partition `partition`'s ring for room, until `ready` says there is (true) or
+/// `deadline` passes (false), by the topic's wait strategy. A wait that lasts longer than
+/// [`BLOCKED_REPORT_AFTER`] is reported (see [`report_blocked`]).
+#[cold]
+fn wait_for_room(
+    topic: &TopicInner,
+    partition: u32,
+    mut ready: impl FnMut() -> bool,
+    deadline: Option<Instant>,
+) -> bool {
+    let ring = &topic.parts.rings[partition as usize];
+    let started = Instant::now();
+    let mut report_at = started + BLOCKED_REPORT_AFTER;
+    loop {
+        let until = deadline.map_or(report_at, |d| d.min(report_at));
+        if topic.config.wait.wait(&ring.writable, &mut ready, Some(until)) {
+            return true;
+        }
+        let now = Instant::now();
+        if deadline.is_some_and(|d| now >= d) {
+            return false;
+        }
+        report_blocked(topic, partition, now - started);
+        report_at = now + BLOCKED_REPORT_EVERY;
+    }
+}
+
+/// Says, through the diagnostics (at most once every [`BLOCKED_REPORT_EVERY`] per partition),
+/// that a publisher has waited `waited` for room in `partition`, and which reader holds the
+/// ring full: a publisher that also polls that reader on its own thread waits forever.
+#[cold]
+fn report_blocked(topic: &TopicInner, partition: u32, waited: Duration) {
+    if !topic.blocked_reports[partition as usize].allow() {
+        return;
+    }
+    let ring = &topic.parts.rings[partition as usize];
+    let holder = match ring.holder() {
+        Some((name, position)) => format!(
+            "{name} holds it at offset {position}, {} bytes behind the newest event",
+            ring.tail().saturating_sub(position)
+        ),
+        None => "no reader holds it: another publisher's claim is not committed yet".to_owned(),
+    };
+    crate::diag::warn!(
+        "a publisher of topic {:?} has waited {:.1} s for room in partition {partition}: the ring is full and \
+         {holder}. A Block reader polled by the publishing thread itself never reads on; poll it from another \
+         thread, use SlowConsumerPolicy::DropOldest or Evict, or publish with a timeout",
+        topic.name,
+        waited.as_secs_f64()
+    );
 }
 
 /// Writes a whole frame except its commit word: header, the producer prefix if any, key and
@@ -571,14 +626,14 @@ impl Drop for Publisher {
         if reg.publishers.len() <= 1 {
             // At most one publisher is left, and every claim of this one happened before (it
             // took `&mut self`): the one left may claim alone again.
-            for ring in self.topic.rings.iter() {
+            for ring in self.topic.parts.rings.iter() {
                 ring.set_exclusive();
             }
         }
         drop(reg);
         if self.topic.config.producers == Producers::Single {
             // Release: the next publisher sees every store this one made to the rings.
-            self.topic.exclusive.store(false, std::sync::atomic::Ordering::Release);
+            self.topic.exclusive.store(false, Ordering::Release);
         }
     }
 }
@@ -620,7 +675,7 @@ impl Claim<'_> {
     /// was durable; it may or may not be on disk).
     pub fn commit(mut self) -> Result<Receipt, Error> {
         let topic = &self.publisher.topic;
-        let ring = &topic.rings[self.partition as usize];
+        let ring = &topic.parts.rings[self.partition as usize];
         let len = HEADER_LEN + self.key_len + self.len;
         let ts = self.timestamp.unwrap_or_else(|| clock::now(topic.config.timestamps));
         // SAFETY: this claim owns the uncommitted frame at `position`; the body borrow ends
@@ -641,7 +696,7 @@ impl Claim<'_> {
     }
 
     fn ring(&self) -> &Ring {
-        &self.publisher.topic.rings[self.partition as usize]
+        &self.publisher.topic.parts.rings[self.partition as usize]
     }
 }
 

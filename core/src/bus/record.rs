@@ -1,7 +1,11 @@
-//! What a producer hands in ([`Record`]) and what it gets back ([`Receipt`]).
+//! What a producer hands in ([`Record`]) and what it gets back ([`Receipt`], or a
+//! [`TryPublishError`] that hands the record back).
 #![deny(unsafe_code)]
 
+use std::fmt;
+
 use super::event::ProducerSequence;
+use crate::error::Error;
 
 /// An event to publish: payload, optional key, optional timestamp, optional partition.
 ///
@@ -110,6 +114,49 @@ pub fn key_hash(key: &[u8]) -> u64 {
 pub fn partition_for_key(key: &[u8], partitions: u32) -> u32 {
     (key_hash(key) % u64::from(partitions)) as u32
 }
+
+/// Why `try_publish` did not publish; the record is handed back unchanged.
+pub enum TryPublishError<'a> {
+    /// The ring is full (a `Block` reader or a group has not caught up).
+    Full(Record<'a>),
+    /// The topic is closed.
+    Closed(Record<'a>),
+    /// The record itself is invalid (too large, bad partition).
+    Invalid(Error),
+}
+
+impl TryPublishError<'_> {
+    /// The error without the record.
+    pub fn into_error(self) -> Error {
+        match self {
+            TryPublishError::Full(_) => Error::Full,
+            TryPublishError::Closed(_) => Error::Closed,
+            TryPublishError::Invalid(e) => e,
+        }
+    }
+}
+
+impl fmt::Debug for TryPublishError<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TryPublishError::Full(_) => f.write_str("Full(..)"),
+            TryPublishError::Closed(_) => f.write_str("Closed(..)"),
+            TryPublishError::Invalid(e) => f.debug_tuple("Invalid").field(e).finish(),
+        }
+    }
+}
+
+impl fmt::Display for TryPublishError<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TryPublishError::Full(_) => f.write_str("the partition's ring is full"),
+            TryPublishError::Closed(_) => f.write_str("the topic is closed"),
+            TryPublishError::Invalid(e) => fmt::Display::fmt(e, f),
+        }
+    }
+}
+
+impl std::error::Error for TryPublishError<'_> {}
 
 #[cfg(test)]
 mod tests {

@@ -6,9 +6,8 @@
 //! across counters.
 #![deny(unsafe_code)]
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
-use crossbeam_utils::CachePadded;
+use crate::log::shared::LogStats;
+use crate::sync::{AtomicU64, CachePadded, Ordering};
 
 /// A single-writer counter.
 #[derive(Debug, Default)]
@@ -114,28 +113,6 @@ pub struct PartitionStats {
     pub log: Option<LogStats>,
     /// Idempotent publishes dropped as duplicates.
     pub duplicates: u64,
-}
-
-/// A snapshot of a persisted partition's log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct LogStats {
-    /// The oldest offset kept on disk.
-    pub earliest_offset: u64,
-    /// Everything below this offset is written to segment files.
-    pub written_offset: u64,
-    /// Everything below this offset is durable (fsynced).
-    pub durable_offset: u64,
-    /// Segment files.
-    pub segments: usize,
-    /// fsyncs since the bus opened.
-    pub fsyncs: u64,
-    /// Bytes of a torn tail cut off when the bus opened (a crash left a partial write).
-    pub truncated_on_open: u64,
-    /// Why the partition stopped accepting events, if a write or fsync failed.
-    pub poisoned: Option<String>,
-    /// The last failure to delete a segment for retention (retried every second).
-    pub retention_error: Option<String>,
 }
 
 /// What kind of reader a [`ReaderStats`] describes.

@@ -2,78 +2,43 @@
 #![deny(unsafe_code)]
 
 use std::collections::HashMap;
-use std::sync::{Arc, Weak};
 
-use parking_lot::{Mutex, RwLock};
-
-use super::config::{SubscribeOptions, TopicConfig};
-use super::error::Error;
+use super::dedup::DedupTable;
 use super::group::{Group, GroupShared};
-use super::publisher::Publisher;
+use super::publisher::{Publisher, BLOCKED_REPORT_EVERY};
 use super::stats::{PartitionStats, PublisherCounters, ReaderCounters, ReaderKind, ReaderStats, TopicStats};
 use super::subscription::Subscription;
-use crate::log::LogShared;
-use crate::ring::notify::Notifier;
-use crate::ring::Ring;
+use crate::config::{Start, SubscribeOptions, TopicConfig};
+use crate::diag::RateLimit;
+use crate::error::Error;
+use crate::log::offsets::committed_groups;
+use crate::log::shared::LogShared;
+use crate::ring::Partitions;
+use crate::sync::{Arc, AtomicBool, CachePadded, Mutex, RwLock, Weak};
 
 /// Shared state of a topic; `Topic`, publishers and readers hold it.
 #[derive(Debug)]
 pub(crate) struct TopicInner {
     pub(crate) name: String,
     pub(crate) config: TopicConfig,
-    pub(crate) rings: Box<[Ring]>,
-    pub(crate) readable: Arc<Notifier>,
-    /// `Producers::Single`: a publisher is alive.
-    pub(crate) exclusive: std::sync::atomic::AtomicBool,
-    pub(crate) registry: crossbeam_utils::CachePadded<Mutex<Registry>>,
+    /// The rings, one per partition, and their readers' notifier (shared with the persister).
+    pub(crate) parts: Arc<Partitions>,
+    /// `Producers::Single`: a publisher is alive (taken with a swap, Acquire; given back with
+    /// a Release store, so the next publisher sees every store the last one made).
+    pub(crate) exclusive: AtomicBool,
+    pub(crate) registry: CachePadded<Mutex<Registry>>,
     /// Persisted topics: each partition's log.
     pub(crate) logs: Option<Box<[Arc<LogShared>]>>,
     /// Per partition: idempotent producers' last accepted records.
     pub(crate) dedup: Box<[Mutex<DedupTable>]>,
     /// The persister's I/O backend (persisted topics).
     pub(crate) io_backend: Option<&'static str>,
+    /// Per partition: how often a blocked publisher may say so (see `publisher::report_blocked`).
+    pub(crate) blocked_reports: Box<[RateLimit]>,
     /// Persisted topics: set when the bus that opened the data directory shuts down, before
     /// it releases the directory's lock. Group commits, the writes to the topic's files from
     /// outside the persister, check it under the read lock, so none lands after the release.
     pub(crate) released: RwLock<bool>,
-}
-
-/// A partition's memory of idempotent producers.
-#[derive(Debug, Default)]
-pub(crate) struct DedupTable {
-    /// Producer id -> (last accepted sequence, its offset, when it was accepted, ns).
-    last: HashMap<u64, (u64, u64, u64)>,
-    /// Duplicates dropped.
-    pub(crate) duplicates: u64,
-    inserts: u64,
-}
-
-impl DedupTable {
-    /// The offset of the accepted record `sequence` duplicates, if it is a duplicate.
-    pub(crate) fn duplicate_of(&self, producer: u64, sequence: u64) -> Option<u64> {
-        self.last.get(&producer).filter(|(last, _, _)| sequence <= *last).map(|&(_, offset, _)| offset)
-    }
-
-    /// Records an accepted record; forgets producers not heard of for `window` (checked every
-    /// 1024 records).
-    pub(crate) fn accept(
-        &mut self,
-        producer: u64,
-        sequence: u64,
-        offset: u64,
-        now_ns: u64,
-        window: std::time::Duration,
-    ) {
-        let entry = self.last.entry(producer).or_insert((sequence, offset, now_ns));
-        if sequence >= entry.0 {
-            *entry = (sequence, offset, now_ns);
-        }
-        self.inserts += 1;
-        if self.inserts % 1024 == 0 {
-            let horizon = now_ns.saturating_sub(window.as_nanos() as u64);
-            self.last.retain(|_, (_, _, seen)| *seen >= horizon);
-        }
-    }
 }
 
 /// Who is attached to the topic (for stats and group lookup).
@@ -86,14 +51,15 @@ pub(crate) struct Registry {
     pub(crate) groups: HashMap<String, Weak<GroupShared>>,
     /// Home partition of the next publisher (round-robin).
     pub(crate) next_home: u32,
+    /// Numbers subscriptions for diagnostics ("subscription #3").
+    pub(crate) next_subscription: u64,
 }
 
 impl TopicInner {
+    /// An in-memory topic.
     pub(crate) fn new(name: String, config: TopicConfig) -> Self {
         let starts = vec![0; config.partitions as usize];
-        let mut inner = Self::build(name, config, &starts, false);
-        inner.logs = None;
-        inner
+        Self::build(name, config, &starts, None, None)
     }
 
     /// A persisted topic whose partitions' logs end at `starts`, with their shared log state.
@@ -104,34 +70,30 @@ impl TopicInner {
         logs: Vec<Arc<LogShared>>,
         io_backend: &'static str,
     ) -> Self {
-        let mut inner = Self::build(name, config, starts, true);
-        inner.logs = Some(logs.into_boxed_slice());
-        inner.io_backend = Some(io_backend);
-        inner
+        Self::build(name, config, starts, Some(logs.into_boxed_slice()), Some(io_backend))
     }
 
-    fn build(name: String, config: TopicConfig, starts: &[u64], checksums: bool) -> Self {
-        let config_partitions = config.partitions;
-        let readable = Arc::new(Notifier::new());
-        // Exclusive from the start: the first publisher claims alone until a second one comes.
-        let rings = starts
-            .iter()
-            .map(|&start| {
-                Ring::starting_at(start, config.capacity, config.max_frame(), true, checksums, readable.clone())
-            })
-            .collect();
+    fn build(
+        name: String,
+        config: TopicConfig,
+        starts: &[u64],
+        logs: Option<Box<[Arc<LogShared>]>>,
+        io_backend: Option<&'static str>,
+    ) -> Self {
+        // Persisted frames carry a CRC-32C: the ring's bytes are the segment's bytes.
+        let parts = Arc::new(Partitions::new(starts, config.capacity, config.max_frame(), logs.is_some()));
         let registry = Registry { retired: vec![(0, 0); config.partitions as usize], ..Registry::default() };
         Self {
             name,
-            config,
-            rings,
-            readable,
-            registry: crossbeam_utils::CachePadded::new(Mutex::new(registry)),
-            exclusive: std::sync::atomic::AtomicBool::new(false),
-            logs: None,
-            io_backend: None,
+            parts,
+            registry: CachePadded::new(Mutex::new(registry)),
+            exclusive: AtomicBool::new(false),
+            logs,
+            io_backend,
             released: RwLock::new(false),
-            dedup: (0..config_partitions).map(|_| Mutex::new(DedupTable::default())).collect(),
+            dedup: (0..config.partitions).map(|_| Mutex::new(DedupTable::default())).collect(),
+            blocked_reports: (0..config.partitions).map(|_| RateLimit::new(BLOCKED_REPORT_EVERY)).collect(),
+            config,
         }
     }
 
@@ -180,9 +142,7 @@ impl TopicInner {
     }
 
     pub(crate) fn close(&self) {
-        for ring in self.rings.iter() {
-            ring.close();
-        }
+        self.parts.close();
     }
 
     /// Events published per partition (live publishers plus retired ones).
@@ -202,6 +162,7 @@ impl TopicInner {
     pub(crate) fn stats(&self) -> TopicStats {
         let published = self.published();
         let partitions: Vec<PartitionStats> = self
+            .parts
             .rings
             .iter()
             .enumerate()
@@ -228,7 +189,7 @@ impl TopicInner {
         for r in subs {
             let mut lag = 0;
             let mut lag_bytes = 0;
-            for (i, ring) in self.rings.iter().enumerate() {
+            for (i, ring) in self.parts.rings.iter().enumerate() {
                 let pos = r.position[i].get();
                 if pos == u64::MAX {
                     continue; // not reading this partition
@@ -247,8 +208,8 @@ impl TopicInner {
         for g in groups {
             readers.push(g.stats(self));
         }
-        let (mut sleeps, mut late_wakeups) = self.readable.counts();
-        for ring in self.rings.iter() {
+        let (mut sleeps, mut late_wakeups) = self.parts.readable.counts();
+        for ring in self.parts.rings.iter() {
             let (s, l) = ring.writable.counts();
             sleeps += s;
             late_wakeups += l;
@@ -312,7 +273,7 @@ impl Topic {
     /// (then `start` is ignored). Each event of the topic goes to exactly one of its members.
     /// The group holds producers back (like a `Block` reader) until every handle to it (the
     /// `Group` and its members) is dropped.
-    pub fn group(&self, name: &str, start: super::config::Start) -> Result<Group, Error> {
+    pub fn group(&self, name: &str, start: Start) -> Result<Group, Error> {
         Group::open(self.inner.clone(), name, start)
     }
 
@@ -323,20 +284,21 @@ impl Topic {
     }
 
     /// Waits until every event published to the topic before this call is durable (fsynced),
-    /// or `timeout` passes ([`Error::Timeout`]). `Async` topics are fsynced now rather than at
-    /// their next `max_delay`. An in-memory topic returns at once.
+    /// or `timeout` passes. `Async` topics are fsynced now rather than at their next
+    /// `max_delay`. An in-memory topic returns at once.
     ///
-    /// Errors: [`Error::Timeout`], [`Error::Poisoned`].
+    /// # Errors
+    /// [`Error::FlushTimeout`], [`Error::Poisoned`].
     pub fn flush(&self, timeout: Option<std::time::Duration>) -> Result<(), Error> {
         let deadline = timeout.map(|t| std::time::Instant::now() + t);
         let Some(logs) = &self.inner.logs else { return Ok(()) };
         // Everything claimed so far: what was published before this call lies below the tail.
-        let targets: Vec<u64> = self.inner.rings.iter().map(|r| r.tail()).collect();
+        let targets: Vec<u64> = self.inner.parts.rings.iter().map(|r| r.tail()).collect();
         for (log, &target) in logs.iter().zip(&targets) {
-            log.flush_target.fetch_max(target, std::sync::atomic::Ordering::AcqRel);
+            log.request_flush(target);
         }
         // The persister sleeps on the readers' notifier.
-        self.inner.readable.wake_all();
+        self.inner.parts.readable.wake_all();
         for (p, &target) in targets.iter().enumerate() {
             self.inner.wait_durable(p as u32, target, deadline)?;
         }
@@ -345,7 +307,7 @@ impl Topic {
 
     /// Whether the topic is closed.
     pub fn is_closed(&self) -> bool {
-        self.inner.rings[0].is_closed()
+        self.inner.parts.rings[0].is_closed()
     }
 
     /// A snapshot of the topic's counters. Takes short locks; O(readers + publishers), plus a
@@ -359,25 +321,9 @@ impl Topic {
     ///
     /// Errors: [`Error::Io`], [`Error::CorruptLog`] (an offsets file whose checksum fails).
     pub fn committed_groups(&self) -> Result<Vec<(String, Vec<u64>)>, Error> {
-        let Some(logs) = &self.inner.logs else { return Ok(Vec::new()) };
-        let Some(topic_dir) = logs[0].dir.parent() else { return Ok(Vec::new()) };
-        let groups_dir = topic_dir.join("groups");
-        let entries = match std::fs::read_dir(&groups_dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(Error::io(format!("listing {}", groups_dir.display()), &e)),
-        };
-        let mut names: Vec<String> = entries
-            .flatten()
-            .filter_map(|e| e.file_name().to_string_lossy().strip_suffix(".offsets").map(str::to_owned))
-            .collect();
-        names.sort();
-        let mut groups = Vec::with_capacity(names.len());
-        for name in names {
-            if let Some(offsets) = crate::log::read_group_offsets(topic_dir, &name, self.partitions())? {
-                groups.push((name, offsets));
-            }
+        match self.inner.dir() {
+            Some(topic_dir) => committed_groups(topic_dir, self.partitions()),
+            None => Ok(Vec::new()),
         }
-        Ok(groups)
     }
 }

@@ -20,7 +20,7 @@
 //! The frame at log position `p` lies at file offset `64 + (p - first_offset)`.
 #![deny(unsafe_code)]
 
-use crate::ring::frame::{align, decode_word0, frame_crc, prefix_len, Word0, FLAG_PRODUCER, HEADER_LEN};
+use crate::ring::frame::{align, decode_word0, frame_crc, prefix_len, FrameHeader, Word0, FLAG_PRODUCER, HEADER_LEN};
 
 /// First bytes of every segment file.
 pub(crate) const MAGIC: [u8; 8] = *b"RINGBUS\x00";
@@ -193,10 +193,8 @@ pub(crate) fn decode_frame(bytes: &[u8], position: u64, max_frame: usize) -> Res
                 return Err(FrameError::Truncated);
             }
             let frame = &bytes[..len];
-            let timestamp = u64::from_le_bytes(frame[8..16].try_into().expect("8 bytes"));
-            let key_len = u16::from_le_bytes(frame[16..18].try_into().expect("2 bytes"));
-            let flags = u16::from_le_bytes(frame[18..20].try_into().expect("2 bytes"));
-            let crc = u32::from_le_bytes(frame[20..24].try_into().expect("4 bytes"));
+            let header = FrameHeader::parse(frame);
+            let (timestamp, key_len, flags, crc) = (header.timestamp, header.key_len(), header.flags(), header.crc());
             if flags & !FLAG_PRODUCER != 0 || HEADER_LEN + prefix_len(flags) + key_len as usize > len {
                 return Err(FrameError::BadWord0);
             }

@@ -10,18 +10,20 @@
 //! [`Error::Poisoned`](crate::Error::Poisoned), and nothing after the failure is acknowledged.
 
 use std::fs::File;
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::dir::sync_dir;
 use super::format::{DURABLE_FIELD, SEGMENT_HEADER_LEN};
-use super::io::{Io, Write};
-use super::{create_segment, LogShared};
-use crate::bus::config::Durability;
-use crate::bus::error::Error;
-use crate::bus::topic::TopicInner;
+use super::io::{self, Io, IoChoice, Write};
+use super::recovery::Recovered;
+use super::segment::{create_segment, segment_created_ns};
+use super::shared::LogShared;
+use super::timeindex;
+use crate::config::{Durability, TimestampSource, TopicConfig};
+use crate::error::Error;
 use crate::ring::frame::align;
-use crate::ring::{Cursor, GateKind, JoinAt, Ring};
+use crate::ring::{Cursor, GateKind, GateSpec, JoinAt, Partitions, Ring};
+use crate::sync::{thread, Arc};
 
 /// The persister's state for one partition.
 #[derive(Debug)]
@@ -44,26 +46,19 @@ pub(crate) struct PartWriter {
     /// When retention was last checked.
     retention_checked: Option<Instant>,
     /// The active segment's time index and its open interval.
-    index: super::timeindex::IndexFile,
-    interval: super::timeindex::Builder,
+    index: timeindex::IndexFile,
+    interval: timeindex::Builder,
 }
 
 impl PartWriter {
     /// Joins `ring` as a gate at `next` (the recovered end of the log, where the ring starts).
-    pub(crate) fn new(
-        ring: &Ring,
-        log: Arc<LogShared>,
-        recovered: super::Recovered,
-        active_first: u64,
-        segment_bytes: u64,
-    ) -> Self {
-        let super::Recovered { active, next, durable_mark: durable_field, index, interval, .. } = recovered;
+    fn new(ring: &Ring, log: Arc<LogShared>, recovered: Recovered, segment_bytes: u64) -> Self {
+        let active_first = *recovered.segments.last().expect("a partition has a segment");
+        let Recovered { active, next, durable_mark: durable_field, index, interval, .. } = recovered;
         let cursor = Arc::new(Cursor::new(next));
-        let joined = ring
-            .join(JoinAt::Offset(next), Some((GateKind::Cursor(cursor.clone()), None)))
-            .expect("a new ring starts at the recovered end of its log");
-        log.written.store(next, Ordering::Release);
-        log.durable.store(next, Ordering::Release);
+        let gate = GateSpec::new(GateKind::Cursor(cursor.clone()), "the persister");
+        let joined =
+            ring.join(JoinAt::Offset(next), Some(gate)).expect("a new ring starts at the recovered end of its log");
         Self {
             log,
             cursor,
@@ -87,12 +82,7 @@ impl PartWriter {
     /// `retention_bytes` of log, or the segment after the oldest was created more than
     /// `retention_age` ago. Never the segment being written, never one a reader is in (or
     /// after). The list shrinks before the file goes, so new readers get `OffsetTrimmed`.
-    fn apply_retention(
-        &mut self,
-        config: &crate::bus::config::TopicConfig,
-        now: Instant,
-        rotated: bool,
-    ) -> Result<(), Error> {
+    fn apply_retention(&mut self, config: &TopicConfig, now: Instant, rotated: bool) -> Result<(), Error> {
         if config.retention_bytes.is_none() && config.retention_age.is_none() {
             return Ok(());
         }
@@ -100,7 +90,7 @@ impl PartWriter {
             return Ok(());
         }
         self.retention_checked = Some(now);
-        let now_ns = crate::bus::clock::now(crate::bus::config::TimestampSource::Precise);
+        let now_ns = crate::clock::now(TimestampSource::Precise);
         loop {
             let (oldest, next) = {
                 let segments = self.log.segments.read();
@@ -112,7 +102,7 @@ impl PartWriter {
             let by_bytes = config.retention_bytes.is_some_and(|max| self.written - oldest > max);
             let by_age = match config.retention_age {
                 Some(age) => {
-                    let created = super::segment_created_ns(&self.log.segment_path(next))?;
+                    let created = segment_created_ns(&self.log.segment_path(next))?;
                     now_ns.saturating_sub(created) > age.as_nanos() as u64
                 }
                 None => false,
@@ -124,19 +114,18 @@ impl PartWriter {
             let path = self.log.segment_path(oldest);
             std::fs::remove_file(&path).map_err(|e| Error::io(format!("deleting {}", path.display()), &e))?;
             // The index is a hint; a left-over one is removed when the directory is opened.
-            let _ = std::fs::remove_file(super::timeindex::index_path(&self.log.dir, oldest));
-            super::sync_dir(&self.log.dir)?;
+            let _ = std::fs::remove_file(timeindex::index_path(&self.log.dir, oldest));
+            sync_dir(&self.log.dir)?;
+            crate::diag::info!(
+                "retention deleted {} (offsets {oldest} to {next}; by {})",
+                path.display(),
+                if by_bytes { "size" } else { "age" }
+            );
         }
     }
 
     /// Writes what is committed; fsyncs per the durability. Returns whether it did anything.
-    fn step(
-        &mut self,
-        ring: &Ring,
-        io: &mut dyn Io,
-        config: &crate::bus::config::TopicConfig,
-        now: Instant,
-    ) -> Result<bool, Error> {
+    fn step(&mut self, ring: &Ring, io: &mut dyn Io, config: &TopicConfig, now: Instant) -> Result<bool, Error> {
         let durability = config.durability;
         let mut busy = false;
         // Claimed by now: this round writes at most up to here, so it ends under a steady
@@ -170,7 +159,7 @@ impl PartWriter {
             // Not fatal to writing: reported in stats and tried again a second later.
             *self.log.retention_error.lock() = Some(e.to_string());
         }
-        let flush = self.log.flush_target.load(Ordering::Acquire) > self.durable;
+        let flush = self.log.flush_target() > self.durable;
         if let Durability::Async { max_delay } = durability {
             if self.durable < self.written
                 && (flush || self.unsynced_since.is_some_and(|t| now.duration_since(t) >= max_delay))
@@ -215,7 +204,7 @@ impl PartWriter {
         }
         self.durable_field = self.durable_field.max(self.durable);
         self.written = to;
-        self.log.written.store(to, Ordering::Release);
+        self.log.publish_written(to);
         self.cursor.release(to);
         ring.writable.notify();
         Ok(())
@@ -236,9 +225,7 @@ impl PartWriter {
     fn mark_durable(&mut self, to: u64) {
         self.durable = to;
         self.unsynced_since = None;
-        self.log.fsyncs.fetch_add(1, Ordering::Relaxed);
-        self.log.durable.store(to, Ordering::Release);
-        self.log.synced.notify();
+        self.log.publish_durable(to);
     }
 
     /// Whether the committed frame at `position` ends at or before `segment_end`.
@@ -260,7 +247,7 @@ impl PartWriter {
             self.index.append(entry);
         }
         let next = create_segment(&self.log.dir, self.written, self.segment_bytes, self.written)?;
-        self.index = super::timeindex::IndexFile::create(&self.log.dir, self.written, &[])?;
+        self.index = timeindex::IndexFile::create(&self.log.dir, self.written, &[])?;
         self.active = next;
         self.active_first = self.written;
         self.durable_field = self.written;
@@ -270,14 +257,19 @@ impl PartWriter {
 
     /// Latches the partition after a failure (see the module docs).
     fn poison(&mut self, ring: &Ring, error: &Error) {
+        crate::diag::error!(
+            "partition {} ({}) is poisoned and accepts no more events: {error}; nothing after offset {} \
+             was acknowledged as durable, and the partition stays closed until the data directory is reopened",
+            self.log.partition,
+            self.log.dir.display(),
+            self.durable
+        );
         self.poisoned = true;
-        *self.log.poisoned.lock() = Some(error.to_string());
-        self.log.poisoned_flag.store(true, Ordering::Release);
+        self.log.poison(error.to_string());
         ring.close();
         // Nothing more is written from this ring: stop holding its producers back, so a
         // publisher waiting for space it already claimed gets it (and then sees the close).
         ring.leave(self.gate_id);
-        self.log.synced.wake_all();
     }
 
     /// After the topic closed and every frame is written: fsync, then record on disk that
@@ -293,29 +285,52 @@ impl PartWriter {
     }
 }
 
-/// Runs the persister of `topic` until the topic is closed and everything is durable (or
-/// every partition is poisoned).
-pub(crate) fn run(topic: Arc<TopicInner>, mut parts: Vec<PartWriter>, mut io: Box<dyn Io>) {
-    let durability = topic.config.durability;
+/// Starts the persister thread of topic `name`: one more gate on each of `parts`' rings, joined
+/// where recovery found each log's end (`recovered`, one per partition, with its shared state
+/// in `logs`). It runs until the rings are closed and everything is durable (or every
+/// partition is poisoned).
+pub(crate) fn spawn(
+    name: &str,
+    parts: Arc<Partitions>,
+    config: TopicConfig,
+    logs: &[Arc<LogShared>],
+    recovered: Vec<Recovered>,
+    io_choice: &IoChoice,
+) -> Result<thread::JoinHandle<()>, Error> {
+    let writers: Vec<PartWriter> = recovered
+        .into_iter()
+        .zip(logs)
+        .enumerate()
+        .map(|(p, (r, log))| PartWriter::new(&parts.rings[p], log.clone(), r, config.segment_bytes))
+        .collect();
+    let io = io::instance(io_choice).map_err(|e| Error::io("setting up the persister's I/O", &e))?;
+    thread::Builder::new()
+        .name(format!("ringbus-persist-{name}"))
+        .spawn(move || run(&parts, &config, writers, io))
+        .map_err(|e| Error::io("starting the persister thread", &e))
+}
+
+/// The persister's loop over `parts` (see [`spawn`]).
+fn run(parts: &Partitions, config: &TopicConfig, mut writers: Vec<PartWriter>, mut io: Box<dyn Io>) {
+    let rings = &parts.rings;
     loop {
         let now = Instant::now();
         let mut busy = false;
-        for (i, w) in parts.iter_mut().enumerate() {
+        for (i, w) in writers.iter_mut().enumerate() {
             if w.poisoned {
                 continue;
             }
-            let ring = &topic.rings[i];
-            match w.step(ring, io.as_mut(), &topic.config, now) {
+            match w.step(&rings[i], io.as_mut(), config, now) {
                 Ok(b) => busy |= b,
-                Err(e) => w.poison(ring, &e),
+                Err(e) => w.poison(&rings[i], &e),
             }
         }
-        let drained = parts.iter().enumerate().all(|(i, w)| w.poisoned || topic.rings[i].drained_at(w.written));
+        let drained = writers.iter().enumerate().all(|(i, w)| w.poisoned || rings[i].drained_at(w.written));
         if drained {
-            for (i, w) in parts.iter_mut().enumerate() {
+            for (i, w) in writers.iter_mut().enumerate() {
                 if !w.poisoned {
                     if let Err(e) = w.finish(io.as_mut()) {
-                        w.poison(&topic.rings[i], &e);
+                        w.poison(&rings[i], &e);
                     }
                 }
             }
@@ -324,25 +339,25 @@ pub(crate) fn run(topic: Arc<TopicInner>, mut parts: Vec<PartWriter>, mut io: Bo
         if busy {
             continue;
         }
-        let deadline = match durability {
+        let deadline = match config.durability {
             Durability::Async { max_delay } => {
-                parts.iter().filter_map(|w| w.unsynced_since).min().map(|t| t + max_delay)
+                writers.iter().filter_map(|w| w.unsynced_since).min().map(|t| t + max_delay)
             }
             _ => None,
         };
         let ready = || {
-            parts.iter().enumerate().any(|(i, w)| {
+            writers.iter().enumerate().any(|(i, w)| {
                 !w.poisoned
-                    && (topic.rings[i].is_ready_at(w.written)
-                        || topic.rings[i].drained_at(w.written)
-                        || (w.log.flush_target.load(Ordering::Acquire) > w.durable && w.written > w.durable))
+                    && (rings[i].is_ready_at(w.written)
+                        || rings[i].drained_at(w.written)
+                        || (w.log.flush_target() > w.durable && w.written > w.durable))
             })
         };
         // A bounded sleep: closing wakes readers, but a persister must never oversleep a close.
         let deadline = deadline.unwrap_or_else(|| Instant::now() + Duration::from_millis(50));
-        topic.readable.park_until(ready, Some(deadline));
+        parts.readable.park_until(ready, Some(deadline));
     }
-    for (i, w) in parts.iter().enumerate() {
-        topic.rings[i].leave(w.gate_id);
+    for (i, w) in writers.iter().enumerate() {
+        rings[i].leave(w.gate_id);
     }
 }

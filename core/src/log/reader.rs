@@ -3,13 +3,12 @@
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
 
 use super::format::{decode_frame, Frame, FrameError, SEGMENT_HEADER_LEN};
-use super::LogShared;
-use crate::bus::error::Error;
-use crate::ring::frame::align;
+use super::shared::LogShared;
+use crate::error::Error;
+use crate::ring::frame::{align, PADDING};
+use crate::sync::{Arc, AtomicU64, Ordering};
 
 /// Bytes read from a segment at once (more when a frame is larger).
 const CHUNK: usize = 256 << 10;
@@ -26,7 +25,7 @@ pub(crate) struct LogReader {
     /// Log position of `buf[0]`.
     buf_start: u64,
     /// Tells retention where this reader is.
-    pin: Arc<std::sync::atomic::AtomicU64>,
+    pin: Arc<AtomicU64>,
 }
 
 impl LogReader {
@@ -40,7 +39,7 @@ impl LogReader {
             return Err(Error::OffsetTrimmed { partition, offset: position, earliest });
         }
         let mut reader = Self { log, position, file: None, buf: Vec::new(), buf_start: 0, pin };
-        if position < reader.log.written.load(Ordering::Acquire) {
+        if position < reader.log.written() {
             match reader.frame_here() {
                 Ok(_) => {}
                 Err(Error::CorruptLog { .. }) => return Err(Error::NotAnEventOffset { partition, offset: position }),
@@ -59,7 +58,7 @@ impl LogReader {
     /// its position and length; `None` once the reader is at what the persister has written.
     pub(crate) fn next_event(&mut self, out: &mut Vec<u8>) -> Result<Option<(u64, usize)>, Error> {
         loop {
-            if self.position >= self.log.written.load(Ordering::Acquire) {
+            if self.position >= self.log.written() {
                 return Ok(None);
             }
             let (frame, at) = self.frame_here()?;
@@ -75,7 +74,7 @@ impl LogReader {
 
     /// Decodes the frame at `position` (below `written`): the frame and its index in `buf`.
     fn frame_here(&mut self) -> Result<(Frame, usize), Error> {
-        let written = self.log.written.load(Ordering::Acquire);
+        let written = self.log.written();
         let (first, seg_end) = self.open_segment()?;
         let limit = written.min(seg_end);
         let mut want = 8usize;
@@ -90,7 +89,7 @@ impl LogReader {
                 Err(FrameError::Truncated) if self.buf_start + (self.buf.len() as u64) < limit => {
                     // Read the whole frame: its length is in word 0.
                     let word = u32::from_le_bytes(self.buf[at..at + 4].try_into().expect("4 bytes"));
-                    want = align((word & !crate::ring::frame::PADDING) as usize).max(want * 2);
+                    want = align((word & !PADDING) as usize).max(want * 2);
                 }
                 Err(e) => {
                     return Err(Error::CorruptLog {

@@ -18,9 +18,10 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use super::dir::FILE_MODE;
 use super::format::{decode_frame, segment_name, Frame, SEGMENT_HEADER_LEN};
-use super::FILE_MODE;
-use crate::bus::error::Error;
+use super::shared::LogShared;
+use crate::error::Error;
 
 /// Bytes of log an index entry covers (at least).
 pub(crate) const INTERVAL: u64 = 64 << 10;
@@ -173,6 +174,26 @@ pub(crate) fn load(dir: &Path, first: u64, end: u64, sealed: bool, max_frame: us
     }
     IndexFile::create(dir, first, &entries)?;
     Ok(entries)
+}
+
+/// Where a `Start::Timestamp(t)` reader of this partition's segment files starts: the start of
+/// the first time-index interval whose newest timestamp is at or after `t`, or the start of the
+/// unindexed tail of the log (the reader then skips events older than `t`).
+pub(crate) fn seek(log: &LogShared, t: u64) -> Result<u64, Error> {
+    let segments = log.segments.read().clone();
+    let written = log.written();
+    for (i, &first) in segments.iter().enumerate() {
+        let sealed = i + 1 < segments.len();
+        let end = segments.get(i + 1).copied().unwrap_or(written);
+        let entries = load(&log.dir, first, end, sealed, log.max_frame)?;
+        if let Some(e) = entries.iter().find(|e| e.max_ts >= t) {
+            return Ok(e.start);
+        }
+        if !sealed {
+            return Ok(entries.last().map_or(first, |e| e.end));
+        }
+    }
+    Ok(written)
 }
 
 #[cfg(test)]

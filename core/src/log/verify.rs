@@ -5,9 +5,12 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::format::{decode_frame, parse_segment_name, Frame, SegmentHeader, SEGMENT_HEADER_LEN};
-use super::{read_group_offsets, read_topic_conf, DataDir};
-use crate::bus::error::Error;
+use super::conf::read_topic_conf;
+use super::dir::{DataDir, TOPIC_CONF};
+use super::format::{parse_segment_name, segment_name, SegmentHeader, SEGMENT_HEADER_LEN};
+use super::offsets::{group_offsets_path, read_group_offsets};
+use super::recovery::{find_valid_frame, last_nonzero, walk, Walked};
+use crate::error::Error;
 
 /// What [`verify_data_dir`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,7 +108,7 @@ fn verify_topic(topic_dir: &Path, name: String) -> TopicCheck {
         Ok(c) => c,
         Err(e) => {
             check.damage.push(Damage {
-                file: topic_dir.join(super::TOPIC_CONF),
+                file: topic_dir.join(TOPIC_CONF),
                 offset: 0,
                 file_position: 0,
                 reason: e.to_string(),
@@ -125,7 +128,7 @@ fn verify_topic(topic_dir: &Path, name: String) -> TopicCheck {
         for group in names {
             if let Err(e) = read_group_offsets(topic_dir, &group, config.partitions) {
                 check.damage.push(Damage {
-                    file: super::group_offsets_path(topic_dir, &group),
+                    file: group_offsets_path(topic_dir, &group),
                     offset: 0,
                     file_position: 0,
                     reason: e.to_string(),
@@ -156,7 +159,7 @@ fn verify_partition(dir: &Path, partition: u32, max_frame: usize) -> PartitionCh
     check.segments = firsts.len();
     check.earliest = firsts.first().copied().unwrap_or(0);
     for (i, &first) in firsts.iter().enumerate() {
-        let path = dir.join(super::format::segment_name(first));
+        let path = dir.join(segment_name(first));
         let next_first = firsts.get(i + 1).copied();
         let mut found = Vec::new();
         let mut damage = |offset: u64, reason: String| {
@@ -193,52 +196,43 @@ fn verify_partition(dir: &Path, partition: u32, max_frame: usize) -> PartitionCh
             continue;
         }
         // Sealed segments must hold whole frames up to where the next segment starts; the
-        // last one up to its durable mark, and after that only a torn tail.
+        // last one up to its durable mark, and after that only a torn tail. The walk is
+        // recovery's; where it stops on damage, the search for the next valid frame is too.
         let must_reach = next_first.unwrap_or(header.durable);
         let body = &bytes[SEGMENT_HEADER_LEN as usize..];
+        let body = match next_first {
+            Some(n) => &body[..body.len().min(n.saturating_sub(first) as usize)],
+            None => body,
+        };
         let mut at = 0usize;
         loop {
-            if at + 8 > body.len() {
-                break;
-            }
             let position = first + at as u64;
-            if next_first.is_some_and(|n| position >= n) {
-                break;
-            }
-            match decode_frame(&body[at..], position, max_frame) {
-                Ok(frame) => {
-                    if matches!(frame, Frame::Event { .. }) {
-                        check.events += 1;
+            let Walked { end, events, stop } = walk(&body[at..], position, max_frame);
+            check.events += events;
+            at = (end - first) as usize;
+            let Some(e) = stop else { break };
+            let (position, rest) = (end, &body[at..]);
+            let resume = find_valid_frame(rest, position, max_frame);
+            if position < must_reach || resume.is_some() {
+                let why = match resume {
+                    Some(p) => format!("{e}; valid frames resume at offset {p}"),
+                    None => format!("{e}, before the durable mark {must_reach}"),
+                };
+                damage(position, why);
+                match resume {
+                    Some(p) => {
+                        at = (p - first) as usize;
+                        continue;
                     }
-                    at += frame.span();
-                }
-                Err(e) => {
-                    let rest = &body[at..];
-                    let resume = (8..rest.len()).step_by(8).find(|&j| {
-                        matches!(decode_frame(&rest[j..], position + j as u64, max_frame), Ok(Frame::Event { .. }))
-                    });
-                    if position < must_reach || resume.is_some() {
-                        let why = match resume {
-                            Some(j) => format!("{e}; valid frames resume at offset {}", position + j as u64),
-                            None => format!("{e}, before the durable mark {must_reach}"),
-                        };
-                        damage(position, why);
-                        match resume {
-                            Some(j) => {
-                                at += j;
-                                continue;
-                            }
-                            None => break,
-                        }
-                    }
-                    // Past the durable mark with nothing valid after it: zeros (the end of the
-                    // log) or a torn tail.
-                    if let Some(last) = rest.iter().rposition(|&b| b != 0) {
-                        check.torn_tail = Some((position, last as u64 + 1));
-                    }
-                    break;
+                    None => break,
                 }
             }
+            // Past the durable mark with nothing valid after it: zeros (the end of the log) or
+            // a torn tail.
+            if let Some(last) = last_nonzero(rest) {
+                check.torn_tail = Some((position, last as u64 + 1));
+            }
+            break;
         }
         check.end = first + at as u64;
         check.damage.append(&mut found);

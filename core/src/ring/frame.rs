@@ -86,6 +86,45 @@ pub(crate) fn frame_crc(word0: u64, timestamp: u64, key_len: u16, flags: u16, bo
     body.iter().fold(crc32c::crc32c(&head), |crc, piece| crc32c::crc32c_append(crc, piece))
 }
 
+/// The three header words of a frame as they lie in its first [`HEADER_LEN`] bytes (a copy of
+/// a frame, or a segment file's bytes): the one place header bytes are decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FrameHeader {
+    /// Word 0: length (bit 31: padding) and position tag.
+    pub(crate) word0: u64,
+    /// Word 1: ns since the Unix epoch.
+    pub(crate) timestamp: u64,
+    /// Word 2: key length, flags and CRC-32C (see [`meta_word`]).
+    pub(crate) meta: u64,
+}
+
+impl FrameHeader {
+    /// Reads the header words from `frame`, which holds at least [`HEADER_LEN`] bytes.
+    #[inline]
+    pub(crate) fn parse(frame: &[u8]) -> Self {
+        let word = |i: usize| u64::from_le_bytes(frame[i..i + 8].try_into().expect("8 bytes"));
+        Self { word0: word(0), timestamp: word(8), meta: word(16) }
+    }
+
+    /// The key length field.
+    #[inline]
+    pub(crate) fn key_len(&self) -> u16 {
+        self.meta as u16
+    }
+
+    /// The flags field.
+    #[inline]
+    pub(crate) fn flags(&self) -> u16 {
+        (self.meta >> 16) as u16
+    }
+
+    /// The CRC-32C field.
+    #[inline]
+    pub(crate) fn crc(&self) -> u32 {
+        (self.meta >> 32) as u32
+    }
+}
+
 /// What word 0 at a position says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Word0 {

@@ -29,29 +29,36 @@
 //! the frames. Whatever needs "everything committed so far" (a `Latest` join, lag stats, the
 //! persister) walks the frames itself, off the publish path.
 //!
-//! The cleaner runs inside `advance`, called by a producer that found its cached limit too low.
-//! Under the cleaner lock it moves `earliest` to the lowest gate (or walks frames from it,
-//! counting events, when a DropOldest reader needs counts or nothing gates), then announces
-//! `intent`, zeroes at most a chunk of freed bytes and raises `limit` (Release).
-//! The lock is held rarely (once per min(`capacity / 8`, 8 KiB) bytes published, or when the
-//! ring is full).
+//! This file holds the claim and read protocol; the rest of the ring is in files of its own:
+//!
+//! - `frame.rs`: the frame layout and word 0, the commit marker;
+//! - `cleaner.rs`: freeing space for producers ([`Ring::free_space`]), eviction;
+//! - `join.rs`: readers joining and leaving, their gates, lag counts;
+//! - `group.rs`: work-queue groups' shared cursors;
+//! - `notify.rs` and `wait.rs`: parking and waking, the wait strategies;
+//! - `partitions.rs`: a topic's rings as the layers above see them;
+//! - `loom/`: the loom models, one file per protocol.
 
+mod cleaner;
 pub(crate) mod frame;
 pub(crate) mod group;
+mod join;
 pub(crate) mod notify;
+mod partitions;
 pub(crate) mod wait;
 
 #[cfg(all(test, loom))]
-mod loom_models;
+mod loom;
 
-use std::time::{Duration, Instant};
+pub(crate) use join::{Cursor, GateKind, GateSpec, JoinAt, JoinError, Joined};
+pub(crate) use partitions::Partitions;
 
 use crate::sync::{
     atomic_fence, heavy_fence, init_fences, light_fence, Arc, AtomicBool, AtomicU64, CachePadded, Mutex, Ordering,
     RingMemory,
 };
+use cleaner::Cleaner;
 use frame::{align, commit_word, decode_word0, Word0, HEADER_LEN, PADDING};
-use group::GroupCursor;
 use notify::Notifier;
 
 /// Most bytes the cleaner frees ahead of producers at once: small enough that the zeroed
@@ -92,112 +99,6 @@ pub(crate) struct ProducerCache {
     pub(crate) limit: u64,
     /// The end of this publisher's last claim (a lower bound of the tail).
     pub(crate) last_end: u64,
-}
-
-/// A gating reader's shared position.
-#[derive(Debug)]
-pub(crate) struct Cursor {
-    /// The reader has consumed everything before this position. Written only by the reader
-    /// (Release, after it is done with the bytes), read by the cleaner (Acquire).
-    position: CachePadded<AtomicU64>,
-    /// Set by the cleaner when an `Evict` reader held producers back for too long.
-    evicted: AtomicBool,
-}
-
-impl Cursor {
-    /// A cursor at `position`.
-    pub(crate) fn new(position: u64) -> Self {
-        Self { position: CachePadded::new(AtomicU64::new(position)), evicted: AtomicBool::new(false) }
-    }
-
-    /// Releases everything before `position` to producers (Release: the reader's reads of those
-    /// bytes happen before the cleaner's zeroing, which Acquire-loads this).
-    #[inline]
-    pub(crate) fn release(&self, position: u64) {
-        self.position.store(position, Ordering::Release);
-    }
-
-    /// The last released position.
-    pub(crate) fn position(&self) -> u64 {
-        self.position.load(Ordering::Acquire)
-    }
-
-    /// Whether the cleaner evicted this reader.
-    pub(crate) fn is_evicted(&self) -> bool {
-        self.evicted.load(Ordering::Acquire)
-    }
-}
-
-/// Something producers must not overtake.
-#[derive(Debug, Clone)]
-pub(crate) enum GateKind {
-    /// A `Block` or `Evict` fanout subscription.
-    Cursor(Arc<Cursor>),
-    /// A work-queue group (its gate is the start of its oldest claim in flight).
-    Group(Arc<GroupCursor>),
-}
-
-#[derive(Debug)]
-struct Gate {
-    id: u64,
-    kind: GateKind,
-    evict_after: Option<Duration>,
-    /// (gate position, since when) while this gate is the one holding a full ring back.
-    stalled: Option<(u64, Instant)>,
-}
-
-impl Gate {
-    fn position(&self) -> u64 {
-        match &self.kind {
-            GateKind::Cursor(c) => c.position(),
-            GateKind::Group(g) => g.gate(),
-        }
-    }
-}
-
-#[derive(Debug)]
-struct Cleaner {
-    /// Oldest intact frame (a frame start).
-    earliest: u64,
-    /// Events (padding excluded) before `earliest`, counted while DropOldest readers exist
-    /// (the count's base is arbitrary: only differences taken while one exists are used).
-    events_before: u64,
-    /// DropOldest readers registered (they need exact loss counts, so the cleaner walks).
-    ungated: usize,
-    gates: Vec<Gate>,
-    next_gate_id: u64,
-}
-
-/// Where a reader joins.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum JoinAt {
-    /// The oldest intact frame.
-    Earliest,
-    /// The first frame not yet committed (events published from now on).
-    Latest,
-    /// This exact frame start.
-    Offset(u64),
-}
-
-/// Why a join failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum JoinError {
-    /// The offset is older than the oldest event kept.
-    Trimmed { earliest: u64 },
-    /// The offset is past the end of the log.
-    Beyond { next: u64 },
-    /// The offset is inside the log but not at an event's start.
-    NotABoundary,
-    /// The offset is behind a frame whose producer has not committed it yet.
-    Pending,
-}
-
-/// A joined reader: where it starts and how many events precede that position.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Joined {
-    pub(crate) position: u64,
-    pub(crate) event_index: u64,
-    pub(crate) gate_id: Option<u64>,
 }
 
 /// The producers' line: the tail and the exclusive publisher's claim-in-progress flag.
@@ -299,13 +200,7 @@ impl Ring {
                 closed: AtomicBool::new(false),
                 transitions: Mutex::new(()),
             }),
-            cleaner: CachePadded::new(Mutex::new(Cleaner {
-                earliest: start,
-                events_before: 0,
-                ungated: 0,
-                gates: Vec::new(),
-                next_gate_id: 0,
-            })),
+            cleaner: CachePadded::new(Mutex::new(Cleaner::new(start))),
             writable: CachePadded::new(Notifier::new()),
         }
     }
@@ -567,7 +462,7 @@ impl Ring {
         if end <= *cached_limit {
             return true;
         }
-        *cached_limit = self.advance(end);
+        *cached_limit = self.free_space(end);
         end <= *cached_limit
     }
 
@@ -807,195 +702,5 @@ impl Ring {
     pub(crate) fn lapped(&self, position: u64) -> bool {
         atomic_fence(Ordering::Acquire);
         self.intent.load(Ordering::Relaxed) > position + self.capacity
-    }
-
-    /// Frees space up to at least `need_end` if gates allow; returns the new limit.
-    #[cold]
-    pub(crate) fn advance(&self, need_end: u64) -> u64 {
-        let mut st = self.cleaner.lock();
-        let limit = self.limit();
-        if limit >= need_end {
-            return limit;
-        }
-        let mut gate = u64::MAX;
-        let mut holder = None;
-        for (i, g) in st.gates.iter().enumerate() {
-            let p = g.position();
-            if p < gate {
-                gate = p;
-                holder = Some(i);
-            }
-        }
-        let target = need_end.max(limit + self.chunk);
-        if st.ungated == 0 && gate != u64::MAX {
-            // Nobody needs the event count (only lapped DropOldest readers do), and the lowest
-            // gate is a frame start: free up to it without walking the frames, a walk that
-            // would chase one dependent load per frame through memory a lap old.
-            st.earliest = st.earliest.max(gate);
-        } else {
-            // The sentinel word at the new limit belongs to position `limit - capacity`, so
-            // that position must be freed too.
-            self.walk(&mut st, gate.min(target + SENTINEL - self.capacity));
-        }
-        // Zero only a chunk ahead (or what the claim needs), so producers write into lines
-        // that are still in their cache. The word at the new limit is zeroed too (the
-        // sentinel), so its position is freed as well: `new_limit + 8 - capacity <= earliest`.
-        let new_limit = (st.earliest + self.capacity - SENTINEL).min(target);
-        if new_limit > limit {
-            // Announce before zeroing: a lapped reader that sees a zeroed byte sees this too.
-            self.intent.store(new_limit + SENTINEL, Ordering::Relaxed);
-            atomic_fence(Ordering::Release);
-            // The word at the old limit is already zero (the old sentinel).
-            let from = self.index(limit + SENTINEL);
-            let len = (new_limit - limit) as usize;
-            let first = len.min(self.capacity as usize - from);
-            // SAFETY: the bytes belong to positions below every gate and below the first
-            // uncommitted frame of the lap before (the walk stopped there, or the lowest gate,
-            // which no reader passes uncommitted), and above the old limit no producer has
-            // claimed them: nobody but a validating lapped reader touches them.
-            unsafe {
-                self.mem.zero(from, first);
-                self.mem.zero(0, len - first);
-            }
-            self.rare.earliest.store(st.earliest, Ordering::Release);
-            // Release: producers that Acquire-load the limit see the zeroes, and so do the
-            // readers of the frames those producers commit.
-            self.limit.store(new_limit, Ordering::Release);
-        }
-        if new_limit < need_end {
-            if let Some(i) = holder.filter(|_| gate == st.earliest) {
-                self.note_stall(&mut st, i, gate);
-            }
-        } else {
-            for g in st.gates.iter_mut() {
-                g.stalled = None;
-            }
-        }
-        new_limit
-    }
-
-    /// Advances the cleaner's `earliest` over committed frames while below `stop`, stopping
-    /// at the first frame not committed yet.
-    fn walk(&self, st: &mut Cleaner, stop: u64) {
-        let (p, events) = self.count_committed(st.earliest, stop);
-        (st.earliest, st.events_before) = (p, st.events_before + events);
-    }
-
-    /// Walks committed frames from the frame start `from` while below `stop`, stopping at the
-    /// first frame not committed yet: (where it stopped, events passed). The caller keeps the
-    /// frames from being freed meanwhile (the cleaner lock, or a gate).
-    fn count_committed(&self, from: u64, stop: u64) -> (u64, u64) {
-        let (mut p, mut events) = (from, 0);
-        while p < stop {
-            match self.word0(p) {
-                Word0::Uncommitted => break,
-                Word0::Padding(n) => p += n as u64,
-                Word0::Event(n) => {
-                    p += align(n) as u64;
-                    events += 1;
-                }
-            }
-        }
-        (p, events)
-    }
-
-    /// Records that gate `i` holds a full ring back; evicts it once its policy says so.
-    fn note_stall(&self, st: &mut Cleaner, i: usize, at: u64) {
-        let now = Instant::now();
-        let g = &mut st.gates[i];
-        let Some(after) = g.evict_after else { return };
-        match g.stalled {
-            Some((p, since)) if p == at => {
-                if now.duration_since(since) >= after {
-                    let gate = st.gates.remove(i);
-                    if let GateKind::Cursor(c) = gate.kind {
-                        c.evicted.store(true, Ordering::Release);
-                    }
-                    self.readable.wake_all();
-                }
-            }
-            _ => g.stalled = Some((at, now)),
-        }
-    }
-
-    /// Registers a reader at `at`. With `gate`, producers will not overtake it until
-    /// [`Ring::leave`]; `evict_after` makes the gate removable when it stalls a full ring.
-    pub(crate) fn join(&self, at: JoinAt, gate: Option<(GateKind, Option<Duration>)>) -> Result<Joined, JoinError> {
-        let mut st = self.cleaner.lock();
-        let mut position = st.earliest;
-        let mut index = st.events_before;
-        let tail = self.tail();
-        let target = match at {
-            JoinAt::Earliest => position,
-            // The walk below stops at the first frame not committed yet.
-            JoinAt::Latest => tail,
-            JoinAt::Offset(n) => {
-                if n < st.earliest {
-                    return Err(JoinError::Trimmed { earliest: st.earliest });
-                }
-                if n > tail {
-                    return Err(JoinError::Beyond { next: tail });
-                }
-                n
-            }
-        };
-        let (reached, events) = self.count_committed(position, target);
-        (position, index) = (reached, index + events);
-        if let JoinAt::Offset(n) = at {
-            if position < n {
-                return Err(JoinError::Pending);
-            }
-            if position != n {
-                return Err(JoinError::NotABoundary);
-            }
-        }
-        if gate.is_none() {
-            st.ungated += 1;
-        }
-        let gate_id = gate.map(|(kind, evict_after)| {
-            let id = st.next_gate_id;
-            st.next_gate_id += 1;
-            match &kind {
-                GateKind::Cursor(c) => c.release(position),
-                GateKind::Group(g) => g.start_at(position),
-            }
-            st.gates.push(Gate { id, kind, evict_after, stalled: None });
-            id
-        });
-        Ok(Joined { position, event_index: index, gate_id })
-    }
-
-    /// Unregisters a reader that joined without a gate (a DropOldest subscription leaving).
-    pub(crate) fn leave_ungated(&self) {
-        let mut st = self.cleaner.lock();
-        st.ungated -= 1;
-    }
-
-    /// Events committed from `position` (or the oldest event held, if later) up to the first
-    /// frame not committed yet: a reader's lag. Walks the frames under the cleaner lock (so
-    /// none is freed meanwhile); for stats.
-    pub(crate) fn events_from(&self, position: u64) -> u64 {
-        let st = self.cleaner.lock();
-        self.count_committed(position.max(st.earliest), self.tail()).1
-    }
-
-    /// Removes gate `id` (a reader leaving) and wakes producers waiting for space.
-    pub(crate) fn leave(&self, id: u64) {
-        let mut st = self.cleaner.lock();
-        st.gates.retain(|g| g.id != id);
-        drop(st);
-        self.writable.wake_all();
-    }
-
-    /// The oldest intact frame and the number of events before it, read consistently (a lapped
-    /// reader's restart point and loss count).
-    pub(crate) fn earliest_with_index(&self) -> (u64, u64) {
-        let st = self.cleaner.lock();
-        (st.earliest, st.events_before)
-    }
-
-    /// Number of gates (readers and groups holding producers back).
-    pub(crate) fn gate_count(&self) -> usize {
-        self.cleaner.lock().gates.len()
     }
 }

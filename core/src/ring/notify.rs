@@ -15,7 +15,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::super::sync::{heavy_fence, light_fence, AtomicU64, CachePadded, Condvar, Mutex, Ordering};
+use crate::sync::{heavy_fence, light_fence, AtomicU64, CachePadded, Condvar, Mutex, Ordering};
 
 /// A waiting room for one condition (data available, space available).
 #[derive(Debug)]
@@ -55,7 +55,6 @@ impl Notifier {
     /// Sleeps until `ready()` returns true (returns true) or `deadline` passes (returns false).
     /// `ready` must read the condition with Acquire (or stronger) loads.
     pub(crate) fn park_until(&self, mut ready: impl FnMut() -> bool, deadline: Option<Instant>) -> bool {
-        #[allow(unused_mut)]
         let mut guard = self.lock.lock();
         self.waiters.fetch_add(1, Ordering::Relaxed);
         // Orders the increment before the condition's loads (pairs with light_fence in notify).
@@ -75,18 +74,12 @@ impl Notifier {
                 None => Some(MAX_SLEEP),
             };
             self.sleeps.fetch_add(1, Ordering::Relaxed);
-            #[cfg(not(loom))]
-            {
-                let cut_short_by_net = timeout == Some(MAX_SLEEP);
-                if self.cond.wait(&mut guard, timeout) && cut_short_by_net && ready() {
-                    self.late.fetch_add(1, Ordering::Relaxed);
-                    break true;
-                }
-            }
-            #[cfg(loom)]
-            {
-                let _ = timeout;
-                guard = self.cond.wait(guard, None);
+            let timed_out;
+            (guard, timed_out) = self.cond.wait(guard, timeout);
+            if timed_out && timeout == Some(MAX_SLEEP) && ready() {
+                // The safety net ended the sleep, not a wake-up: one was lost.
+                self.late.fetch_add(1, Ordering::Relaxed);
+                break true;
             }
         };
         self.waiters.fetch_sub(1, Ordering::Relaxed);

@@ -1,8 +1,10 @@
 //! The one place that names atomics, cells, locks and threads.
 //!
-//! Under `cfg(loom)` every item re-exports loom's model-checked version, so the ring's
-//! protocols can be explored exhaustively by the models in `ring/loom_models.rs`. Nothing else
-//! in the crate may import `std::sync::atomic`, `std::cell::UnsafeCell` or `std::thread`
+//! Under `cfg(loom)` the items the ring's protocols use re-export loom's model-checked
+//! versions, so those protocols can be explored exhaustively by the models in `ring/loom/`.
+//! The layers above the ring (`bus`, `log`, the clock), which are not built under loom, take
+//! their atomics, locks and threads from here too (std's and parking_lot's); nothing else in
+//! the crate imports `std::sync`, `std::cell::UnsafeCell`, `std::thread` or `parking_lot`
 //! directly.
 
 mod fence;
@@ -20,6 +22,16 @@ pub(crate) use loom::sync::Arc;
 pub(crate) use std::sync::atomic::{fence as atomic_fence, AtomicBool, AtomicU64, Ordering};
 #[cfg(not(loom))]
 pub(crate) use std::sync::Arc;
+
+/// For the layers above the ring (never built under loom): weak references, a reader-writer
+/// lock, one-time initialisation, threads, and the `usize` atomic of the clock's statics.
+#[cfg(not(loom))]
+pub(crate) use {
+    parking_lot::RwLock,
+    std::sync::atomic::AtomicUsize,
+    std::sync::{Once, Weak},
+    std::thread,
+};
 
 /// Gives the CPU to another thread (loom: lets the model switch threads).
 #[inline]
@@ -92,28 +104,33 @@ impl Condvar {
     }
 
     /// Releases the guard's lock and blocks until notified or until `timeout` has passed
-    /// (`None`: no limit); returns whether the timeout ended the wait. Spurious wake-ups are
-    /// possible; callers re-check their condition.
+    /// (`None`: no limit); returns the guard and whether the timeout ended the wait. Spurious
+    /// wake-ups are possible; callers re-check their condition.
     #[cfg(not(loom))]
-    pub(crate) fn wait<T>(&self, guard: &mut MutexGuard<'_, T>, timeout: Option<std::time::Duration>) -> bool {
-        match timeout {
-            Some(t) => self.inner.wait_for(guard, t).timed_out(),
+    pub(crate) fn wait<'a, T>(
+        &self,
+        mut guard: MutexGuard<'a, T>,
+        timeout: Option<std::time::Duration>,
+    ) -> (MutexGuard<'a, T>, bool) {
+        let timed_out = match timeout {
+            Some(t) => self.inner.wait_for(&mut guard, t).timed_out(),
             None => {
-                self.inner.wait(guard);
+                self.inner.wait(&mut guard);
                 false
             }
-        }
+        };
+        (guard, timed_out)
     }
 
-    /// Releases the guard's lock and blocks until notified. Loom models wait without a
-    /// timeout, so a lost wake-up shows up as a deadlock that loom reports.
+    /// As above, under loom: the timeout is ignored (models wait without one, so a lost
+    /// wake-up shows up as a deadlock that loom reports) and never reported as the reason.
     #[cfg(loom)]
     pub(crate) fn wait<'a, T>(
         &self,
         guard: MutexGuard<'a, T>,
         _timeout: Option<std::time::Duration>,
-    ) -> MutexGuard<'a, T> {
-        self.inner.wait(guard).unwrap_or_else(|e| e.into_inner())
+    ) -> (MutexGuard<'a, T>, bool) {
+        (self.inner.wait(guard).unwrap_or_else(|e| e.into_inner()), false)
     }
 
     /// Wakes every waiter.

@@ -1,9 +1,12 @@
-//! Topic configuration, reader options and name rules.
+//! Topic configuration, reader options and name rules: the vocabulary every layer shares.
+//! `keys.rs` spells each setting as a string key (topic.conf, the C API, Python).
 #![deny(unsafe_code)]
+
+pub(crate) mod keys;
 
 use std::time::Duration;
 
-use super::error::Error;
+use crate::error::Error;
 use crate::ring::frame::{align, HEADER_LEN, MAX_KEY_LEN};
 use crate::ring::wait::WaitStrategy;
 

@@ -8,10 +8,10 @@
 //! dropped. Without a ticker (before the first publisher, in a child process after `fork`, under
 //! loom) the clock is read directly, and a child restarts the ticker on its first read.
 //!
-//! Atomics and the thread are named here rather than in `sync`: they are plain process-wide
-//! statics, outside every loom model.
+//! The atomics are plain process-wide statics, outside every loom model: std's, taken from
+//! `sync` like every other atomic of the crate.
 
-use super::config::TimestampSource;
+use crate::config::TimestampSource;
 
 /// Nanoseconds since the Unix epoch from `source`. Never allocates; at most one clock read.
 #[inline]
@@ -60,9 +60,9 @@ impl Drop for CoarseClock {
 
 #[cfg(not(loom))]
 mod cached {
-    use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-    use std::sync::Once;
     use std::time::Duration;
+
+    use crate::sync::{thread, AtomicBool, AtomicU64, AtomicUsize, Once, Ordering};
 
     use super::{read, TimestampSource};
 
@@ -118,7 +118,7 @@ mod cached {
             unsafe { libc::pthread_atfork(None, None, Some(after_fork_in_child)) };
         });
         NOW.store(read(TimestampSource::Coarse), Ordering::Relaxed);
-        let spawned = std::thread::Builder::new().name("ringbus-clock".into()).spawn(tick);
+        let spawned = thread::Builder::new().name("ringbus-clock".into()).spawn(tick);
         if spawned.is_err() {
             // No thread: publishers read the clock themselves.
             NOW.store(0, Ordering::Relaxed);
@@ -129,14 +129,14 @@ mod cached {
         // happen inside the `Topic::publisher` call that started it, never during publishing.
         let started = std::time::Instant::now();
         while !TICKING.load(Ordering::Acquire) && started.elapsed() < Duration::from_millis(100) {
-            std::thread::yield_now();
+            thread::yield_now();
         }
     }
 
     fn tick() {
         TICKING.store(true, Ordering::Release);
         loop {
-            std::thread::sleep(TICK);
+            thread::sleep(TICK);
             if HOLDERS.load(Ordering::Acquire) == 0 {
                 NOW.store(0, Ordering::Relaxed);
                 TICKING.store(false, Ordering::Release);

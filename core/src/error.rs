@@ -1,10 +1,8 @@
-//! The error type of every fallible ringbus call, and the hot-path error that hands the event
-//! back.
+//! The error type of every fallible ringbus call. (The hot-path error that hands the record
+//! back, [`TryPublishError`](crate::TryPublishError), lives with the record in `bus/record.rs`.)
 #![deny(unsafe_code)]
 
 use std::fmt;
-
-use super::record::Record;
 
 /// Everything that can go wrong in ringbus outside the `try_publish` fast path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,8 +47,23 @@ pub enum Error {
         /// Partitions the topic has.
         partitions: u32,
     },
-    /// `publish_timeout`, `claim_timeout` or a poll waited the whole timeout.
-    Timeout,
+    /// The partition's ring had no room: `try_publish` (as [`TryPublishError::into_error`](
+    /// crate::TryPublishError::into_error)), or a publish or claim with a timeout that waited
+    /// all of it while a `Block` reader, a group or the persister held the ring full. Nothing
+    /// was published.
+    Full,
+    /// Events were not durable (fsynced) before the timeout: [`Topic::flush`](crate::Topic::flush),
+    /// or a publish with a timeout on a `Durability::Sync` topic that wrote the event but did
+    /// not see its fsync complete in time (the event may still become durable).
+    FlushTimeout,
+    /// The requested offset lies behind an event whose producer has claimed its space but not
+    /// committed it yet (for about a second): the reader could not start there. Try again.
+    JoinPending {
+        /// Partition.
+        partition: u32,
+        /// Requested offset.
+        offset: u64,
+    },
     /// The topic (or bus) was closed; for readers: closed and fully drained.
     Closed,
     /// The requested offset is older than the oldest event the partition still holds.
@@ -148,7 +161,15 @@ impl fmt::Display for Error {
             Error::NoSuchPartition { partition, partitions } => {
                 write!(f, "partition {partition} does not exist (the topic has {partitions})")
             }
-            Error::Timeout => f.write_str("timed out"),
+            Error::Full => {
+                f.write_str("the partition's ring is full (a Block reader, a group or the persister has not caught up)")
+            }
+            Error::FlushTimeout => f.write_str("timed out waiting for events to become durable"),
+            Error::JoinPending { partition, offset } => write!(
+                f,
+                "offset {offset} of partition {partition} lies behind an event that is claimed but not yet \
+                 committed; try again"
+            ),
             Error::Closed => f.write_str("the topic is closed"),
             Error::OffsetTrimmed { partition, offset, earliest } => {
                 write!(f, "offset {offset} of partition {partition} is no longer held; the earliest is {earliest}")
@@ -177,46 +198,3 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
-
-/// Why `try_publish` did not publish; the record is handed back unchanged.
-pub enum TryPublishError<'a> {
-    /// The ring is full (a `Block` reader or a group has not caught up).
-    Full(Record<'a>),
-    /// The topic is closed.
-    Closed(Record<'a>),
-    /// The record itself is invalid (too large, bad partition).
-    Invalid(Error),
-}
-
-impl TryPublishError<'_> {
-    /// The error without the record.
-    pub fn into_error(self) -> Error {
-        match self {
-            TryPublishError::Full(_) => Error::Timeout,
-            TryPublishError::Closed(_) => Error::Closed,
-            TryPublishError::Invalid(e) => e,
-        }
-    }
-}
-
-impl fmt::Debug for TryPublishError<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TryPublishError::Full(_) => f.write_str("Full(..)"),
-            TryPublishError::Closed(_) => f.write_str("Closed(..)"),
-            TryPublishError::Invalid(e) => f.debug_tuple("Invalid").field(e).finish(),
-        }
-    }
-}
-
-impl fmt::Display for TryPublishError<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TryPublishError::Full(_) => f.write_str("the partition's ring is full"),
-            TryPublishError::Closed(_) => f.write_str("the topic is closed"),
-            TryPublishError::Invalid(e) => fmt::Display::fmt(e, f),
-        }
-    }
-}
-
-impl std::error::Error for TryPublishError<'_> {}

@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use super::config::{Durability, Producers, TimestampSource, TopicConfig};
-use super::error::Error;
+use super::{Durability, Producers, TimestampSource, TopicConfig};
+use crate::error::Error;
 use crate::ring::wait::WaitStrategy;
 
 /// One key of the configuration table.

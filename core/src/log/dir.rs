@@ -1,0 +1,123 @@
+//! The data directory: its lock, file and directory modes, and the two ways ringbus changes
+//! files safely (a directory fsync after every create, rename or delete; whole-file
+//! replacement through a temporary file and a rename).
+
+use std::fs::{self, File, OpenOptions};
+use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::config::validate_name;
+use crate::error::Error;
+
+/// Files are created readable and writable by the owner, readable by the group.
+pub(crate) const FILE_MODE: u32 = 0o640;
+/// Directories likewise (plus search).
+pub(crate) const DIR_MODE: u32 = 0o750;
+
+/// The configuration file's name in a topic directory: a directory of the data directory
+/// that holds one is a persisted topic (`conf.rs` reads and writes it).
+pub(crate) const TOPIC_CONF: &str = "topic.conf";
+
+/// The data directory a bus has open: its path and lock.
+#[derive(Debug)]
+pub(crate) struct DataDir {
+    pub(crate) path: PathBuf,
+    /// Held open: the flock lives as long as this file.
+    _lock: File,
+}
+
+impl DataDir {
+    /// Creates `path` if needed and takes its lock.
+    ///
+    /// # Errors
+    /// [`Error::Locked`] when another bus holds it, [`Error::Io`].
+    pub(crate) fn open(path: &Path) -> Result<Self, Error> {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(DIR_MODE)
+            .create(path)
+            .map_err(|e| Error::io(format!("creating data directory {}", path.display()), &e))?;
+        let lock_path = path.join("LOCK");
+        let lock = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(FILE_MODE)
+            .open(&lock_path)
+            .map_err(|e| Error::io(format!("opening {}", lock_path.display()), &e))?;
+        lock_exclusive(&lock).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::WouldBlock {
+                Error::Locked { dir: path.display().to_string() }
+            } else {
+                Error::io(format!("locking {}", lock_path.display()), &e)
+            }
+        })?;
+        Ok(Self { path: path.to_owned(), _lock: lock })
+    }
+
+    /// Names of the topics persisted here (directories with a `topic.conf`), sorted.
+    pub(crate) fn topic_names(&self) -> Result<Vec<String>, Error> {
+        let entries =
+            fs::read_dir(&self.path).map_err(|e| Error::io(format!("listing {}", self.path.display()), &e))?;
+        let mut names = Vec::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if entry.path().join(TOPIC_CONF).is_file() && validate_name(&name).is_ok() {
+                names.push(name);
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+}
+
+/// Creates `path` and its missing parents with [`DIR_MODE`].
+pub(crate) fn create_dir(path: &Path) -> Result<(), Error> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(DIR_MODE)
+        .create(path)
+        .map_err(|e| Error::io(format!("creating {}", path.display()), &e))
+}
+
+/// Creates the directory `path`, which must not exist yet, with [`DIR_MODE`].
+pub(crate) fn create_new_dir(path: &Path) -> Result<(), Error> {
+    fs::DirBuilder::new().mode(DIR_MODE).create(path).map_err(|e| Error::io(format!("creating {}", path.display()), &e))
+}
+
+/// `flock(LOCK_EX | LOCK_NB)`: fails with `WouldBlock` if another open file description holds it.
+fn lock_exclusive(file: &File) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a file descriptor we own; no memory is passed.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Fsyncs a directory (after creating, renaming or deleting entries in it).
+pub(crate) fn sync_dir(path: &Path) -> Result<(), Error> {
+    File::open(path)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(format!("syncing directory {}", path.display()), &e))
+}
+
+/// Replaces the file at `path` with `bytes` so that a crash leaves the old or the new content
+/// whole: writes `<path>.tmp` (mode 0640), fsyncs it, renames it over `path`, fsyncs the
+/// directory.
+pub(crate) fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let dir = path.parent().expect("a file in a directory");
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let write = || -> std::io::Result<()> {
+        let f = OpenOptions::new().write(true).create(true).truncate(true).mode(FILE_MODE).open(&tmp)?;
+        f.write_all_at(bytes, 0)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    };
+    write().map_err(|e| Error::io(format!("writing {}", path.display()), &e))?;
+    sync_dir(dir)
+}

@@ -1,0 +1,60 @@
+//! Segment files: creating one (header, preallocation, fsync, rename, directory fsync) and
+//! reading a header's creation time for retention by age.
+
+use std::fs::{self, File, OpenOptions};
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::Path;
+
+use super::dir::{sync_dir, FILE_MODE};
+use super::format::{segment_name, SegmentHeader, SEGMENT_HEADER_LEN};
+use crate::config::TimestampSource;
+use crate::error::Error;
+
+/// Creates a segment file whose first frame is at `first` (temporary name, header, preallocate
+/// to `segment_bytes`, fsync, rename, directory fsync) and returns it open for writing.
+pub(crate) fn create_segment(dir: &Path, first: u64, segment_bytes: u64, durable: u64) -> Result<File, Error> {
+    let path = dir.join(segment_name(first));
+    let tmp = dir.join(format!("{}.tmp", segment_name(first)));
+    let created_ns = crate::clock::now(TimestampSource::Precise);
+    let header = SegmentHeader { first_offset: first, created_ns, durable };
+    let make = || -> std::io::Result<File> {
+        let f = OpenOptions::new().read(true).write(true).create(true).truncate(true).mode(FILE_MODE).open(&tmp)?;
+        f.write_all_at(&header.encode(), 0)?;
+        preallocate(&f, segment_bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, &path)?;
+        Ok(f)
+    };
+    let f = make().map_err(|e| Error::io(format!("creating segment {}", path.display()), &e))?;
+    sync_dir(dir)?;
+    Ok(f)
+}
+
+/// The creation time in a segment's header.
+pub(crate) fn segment_created_ns(path: &Path) -> Result<u64, Error> {
+    let mut head = [0u8; SEGMENT_HEADER_LEN as usize];
+    File::open(path)
+        .and_then(|f| f.read_exact_at(&mut head, 0))
+        .map_err(|e| Error::io(format!("reading the header of {}", path.display()), &e))?;
+    SegmentHeader::decode(&head).map(|h| h.created_ns).map_err(|e| Error::CorruptLog {
+        segment: path.display().to_string(),
+        position: 0,
+        reason: e.to_string(),
+    })
+}
+
+/// Reserves `len` bytes for the file (so appends do not allocate blocks); files that cannot be
+/// preallocated (the filesystem does not support it) are extended instead.
+fn preallocate(f: &File, len: u64) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: fallocate on a file descriptor we own; no memory is passed.
+    let rc = unsafe { libc::fallocate(f.as_raw_fd(), 0, 0, len as libc::off_t) };
+    if rc == 0 {
+        return Ok(());
+    }
+    let e = std::io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::EOPNOTSUPP) {
+        return f.set_len(len);
+    }
+    Err(e)
+}
