@@ -67,6 +67,18 @@ fn background_trouble_is_logged_with_names() {
     assert_eq!(logged(Level::Warn, &["\"sensors\"", "waited"]).len(), 1);
     assert!(held.try_poll().unwrap().is_some(), "the holder reads on");
 
+    // A caller that waits in slices (as the Python binding does, to check for signals) is
+    // blocked all along: after a second of 100 ms slices it is reported too, once.
+    let sliced = bus.create_topic("sliced", TopicConfig::new().capacity(4096).max_payload(64).max_key(16)).unwrap();
+    let _held = sliced.subscribe(SubscribeOptions::new().start(Start::Earliest)).unwrap();
+    let mut p = sliced.publisher().unwrap();
+    while p.try_publish(Record::new(&[7u8; 40])).is_ok() {}
+    for _ in 0..15 {
+        assert_eq!(p.publish_timeout(Record::new(&[7u8; 40]), Duration::from_millis(100)), Err(Error::Full));
+    }
+    let reports = logged(Level::Warn, &["\"sliced\"", "waited 1.", "subscription #1 (Block)"]);
+    assert_eq!(reports.len(), 1, "{reports:?}");
+
     // The backend a bus chose; a torn tail cut off on reopen.
     let d = dir("torn");
     {

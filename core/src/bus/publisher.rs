@@ -45,6 +45,10 @@ pub struct Publisher {
     sync: bool,
     /// Keeps the cached coarse clock ticking (topics with `TimestampSource::Coarse`).
     _clock: Option<clock::CoarseClock>,
+    /// While this publisher waits for room: (since when, when it last was still waiting). A
+    /// caller that gives up and tries again within [`BLOCKED_GAP`] (the Python binding waits
+    /// in slices, to check for signals) counts as blocked all along.
+    blocked: Option<(Instant, Instant)>,
 }
 
 impl Publisher {
@@ -70,7 +74,7 @@ impl Publisher {
         let sync = topic.config.durability == Durability::Sync;
         let caches = (0..n).map(|_| CachePadded::new(ProducerCache::default())).collect();
         let _clock = (topic.config.timestamps == TimestampSource::Coarse).then(clock::CoarseClock::hold);
-        Ok(Self { topic, counters, caches, home, sync, _clock })
+        Ok(Self { topic, counters, caches, home, sync, _clock, blocked: None })
     }
 
     /// The partition this publisher's unkeyed records go to.
@@ -247,6 +251,7 @@ impl Publisher {
         let p = partition as usize;
         let ring = &self.topic.parts.rings[p];
         let cache = &mut self.caches[p];
+        let waiting = Waiting { topic: &self.topic, partition, blocked: &mut self.blocked };
         match e {
             ClaimError::Closed => Err(self.topic.closed_error(partition)),
             e => {
@@ -254,11 +259,9 @@ impl Publisher {
                 match (wait, e) {
                     (Wait::No, _) => Err(Error::Full),
                     (Wait::Until(deadline), ClaimError::Full) => {
-                        Self::wait_for_space(ring, cache, bytes, deadline, &self.topic, partition)
+                        Self::wait_for_space(ring, cache, bytes, deadline, waiting)
                     }
-                    (_, ClaimError::Reserved(r)) => {
-                        Self::wait_for_reservation(ring, cache, bytes, r, &self.topic, partition)
-                    }
+                    (_, ClaimError::Reserved(r)) => Self::wait_for_reservation(ring, cache, bytes, r, waiting),
                     (_, ClaimError::Closed) => unreachable!("handled above"),
                 }
             }
@@ -271,9 +274,9 @@ impl Publisher {
         cache: &mut ProducerCache,
         bytes: usize,
         deadline: Option<Instant>,
-        topic: &TopicInner,
-        partition: u32,
+        waiting: Waiting<'_>,
     ) -> Result<u64, Error> {
+        let (topic, partition) = (waiting.topic, waiting.partition);
         let mut outcome = Err(Error::Full);
         let ready = || {
             outcome = match ring.try_claim(bytes, cache) {
@@ -283,7 +286,7 @@ impl Publisher {
             };
             true
         };
-        wait_for_room(topic, partition, ready, deadline);
+        waiting.wait(ready, deadline);
         outcome
     }
 
@@ -296,9 +299,9 @@ impl Publisher {
         cache: &mut ProducerCache,
         bytes: usize,
         reservation: Reservation,
-        topic: &TopicInner,
-        partition: u32,
+        waiting: Waiting<'_>,
     ) -> Result<u64, Error> {
+        let (topic, partition) = (waiting.topic, waiting.partition);
         // `None` once the reservation was taken back: then claim as `try_claim` does.
         let mut pending = Some(reservation);
         let mut outcome = Err(Error::Full);
@@ -324,7 +327,7 @@ impl Publisher {
             };
             true
         };
-        wait_for_room(topic, partition, ready, None);
+        waiting.wait(ready, None);
         outcome
     }
 
@@ -495,30 +498,45 @@ impl Publisher {
     }
 }
 
-/// Waits on partition `partition`'s ring for room, until `ready` says there is (true) or
-/// `deadline` passes (false), by the topic's wait strategy. A wait that lasts longer than
-/// [`BLOCKED_REPORT_AFTER`] is reported (see [`report_blocked`]).
-#[cold]
-fn wait_for_room(
-    topic: &TopicInner,
+/// A caller that tries again within this long after giving up counts as blocked all along.
+const BLOCKED_GAP: Duration = Duration::from_secs(1);
+
+/// A publisher waiting for room in one partition.
+struct Waiting<'a> {
+    topic: &'a TopicInner,
     partition: u32,
-    mut ready: impl FnMut() -> bool,
-    deadline: Option<Instant>,
-) -> bool {
-    let ring = &topic.parts.rings[partition as usize];
-    let started = Instant::now();
-    let mut report_at = started + BLOCKED_REPORT_AFTER;
-    loop {
-        let until = deadline.map_or(report_at, |d| d.min(report_at));
-        if topic.config.wait.wait(&ring.writable, &mut ready, Some(until)) {
-            return true;
-        }
+    /// The publisher's [`Publisher::blocked`].
+    blocked: &'a mut Option<(Instant, Instant)>,
+}
+
+impl Waiting<'_> {
+    /// Waits on the partition's ring for room, until `ready` says there is (true) or
+    /// `deadline` passes (false), by the topic's wait strategy. Once the publisher has waited
+    /// [`BLOCKED_REPORT_AFTER`] (over successive calls, see [`Publisher::blocked`]) it says so
+    /// (see [`report_blocked`]).
+    #[cold]
+    fn wait(self, mut ready: impl FnMut() -> bool, deadline: Option<Instant>) -> bool {
+        let ring = &self.topic.parts.rings[self.partition as usize];
         let now = Instant::now();
-        if deadline.is_some_and(|d| now >= d) {
-            return false;
+        let since = match *self.blocked {
+            Some((since, seen)) if now.duration_since(seen) < BLOCKED_GAP => since,
+            _ => now,
+        };
+        let mut report_at = since + BLOCKED_REPORT_AFTER;
+        loop {
+            let until = deadline.map_or(report_at, |d| d.min(report_at));
+            if self.topic.config.wait.wait(&ring.writable, &mut ready, Some(until)) {
+                *self.blocked = None;
+                return true;
+            }
+            let now = Instant::now();
+            *self.blocked = Some((since, now));
+            if deadline.is_some_and(|d| now >= d) {
+                return false;
+            }
+            report_blocked(self.topic, self.partition, now - since);
+            report_at = now + BLOCKED_REPORT_EVERY;
         }
-        report_blocked(topic, partition, now - started);
-        report_at = now + BLOCKED_REPORT_EVERY;
     }
 }
 
