@@ -209,6 +209,9 @@ def call_cost(n: int) -> tuple[float, float, float]:
     """Median ns per call: a bare pyo3 call with no argument and no result, one with
     `publish`'s shape, and `publish` of 64 bytes (runs interleaved)."""
     p = payload(1)
+    if not hasattr(ext, "_noop"):
+        sys.exit("call_cost needs the benchmark helpers: build with `maturin develop --release --features bench` "
+                 "(scripts/python-tests.sh does)")
     noop, bare = ext._noop, ext._BareCall().call
     noops, bares, publishes = [], [], []
     with ringbus.Bus() as bus:

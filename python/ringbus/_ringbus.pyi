@@ -9,7 +9,7 @@ from typing import Any, Coroutine, Literal, Protocol, Self, final
 
 from typing_extensions import disjoint_base
 
-__all__ = ["Bus", "Topic", "Reader", "Subscription", "Member", "Event", "EventBatch", "_noop", "_BareCall", "__version__"]
+__all__ = ["Bus", "Topic", "Reader", "Subscription", "Member", "Event", "EventBatch", "__version__"]
 
 
 __version__: str
@@ -207,13 +207,3 @@ class EventBatch:
     def __arrow_c_schema__(self) -> object: ...
     def __arrow_c_array__(self, requested_schema: object | None = None) -> tuple[object, object]: ...
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
-
-def _noop() -> None:
-    """Does nothing: the benchmarks' measure of a bare call into the extension."""
-
-@final
-class _BareCall:
-    """A bare call with `Topic.publish`'s shape, for the benchmarks."""
-    def __new__(cls) -> Self: ...
-    def call(self, payload: object) -> int:
-        """Returns `payload`'s address, doing nothing else."""
