@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use ringbus::{Bus, Durability, Record, Start, SubscribeOptions, Topic, TopicConfig};
 
-use crate::report::{format_time, parse_time};
+use crate::time::{format_time, parse_time};
 use crate::{DurabilityArg, Failure, Outcome};
 
 /// Fails unless `dir` is an existing directory (reading commands never create one).

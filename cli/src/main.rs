@@ -7,9 +7,8 @@
 #![deny(unsafe_code)]
 
 mod inspect;
-mod peers;
-mod pipeline;
-mod report;
+mod iot;
+mod time;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -176,9 +175,9 @@ fn main() -> ExitCode {
                 redis: String::new(),
                 nats: String::new(),
             };
-            pipeline::demo(&args, a.keep)
+            iot::demo(&args, a.keep)
         }
-        Command::Bench(BenchCommand::Iot(args)) => pipeline::bench(&args),
+        Command::Bench(BenchCommand::Iot(args)) => iot::bench(&args),
         Command::Topics { dir } => inspect::topics(&dir),
         Command::Stats { dir, topic } => inspect::stats(&dir, topic.as_deref()),
         Command::Tail(args) => inspect::tail(&args),
