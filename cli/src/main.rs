@@ -6,6 +6,7 @@
 
 #![deny(unsafe_code)]
 
+mod diagnostics;
 mod inspect;
 mod iot;
 mod time;
@@ -19,6 +20,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Parser, Debug)]
 #[command(name = "ringbus", version, about, long_about = None, propagate_version = true)]
 struct Cli {
+    /// Prints ringbus's diagnostics on stderr: -v what went wrong in the background and what
+    /// the bus chose (the I/O backend, a torn tail cut off, retention deletions, a blocked
+    /// publisher, a poisoned partition); -vv more detail.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -157,6 +163,7 @@ fn main() -> ExitCode {
         eprintln!("ringbus: internal error: {info}");
     }));
     let cli = Cli::parse();
+    diagnostics::print_on_stderr(cli.verbose);
     let result = match cli.command {
         Command::Demo(a) => {
             let args = BenchArgs {

@@ -213,6 +213,29 @@ fn a_directory_in_use_is_refused() {
 }
 
 #[test]
+fn verbose_prints_what_the_bus_chose_and_cut() {
+    let dir = scratch("verbose");
+    let data = dir.join("data");
+    let d = dir_str(&data);
+    assert!(publish(&[d, "t"], "kept\n").status.success());
+    // Quiet by default.
+    let o = run(&["topics", d]);
+    assert!(o.status.success() && stderr(&o).is_empty(), "{}", stderr(&o));
+    // A torn tail: half a frame after the last one (a 32-byte frame after the 64-byte header).
+    let segment = data.join("t").join("0").join("00000000000000000000.seg");
+    let mut bytes = std::fs::read(&segment).unwrap();
+    bytes[64 + 32..64 + 32 + 7].copy_from_slice(b"garbage");
+    std::fs::write(&segment, &bytes).unwrap();
+    let o = run(&["-v", "tail", d, "t", "--format", "raw"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "kept\n");
+    let err = stderr(&o);
+    assert!(err.contains("ringbus: info: ") && err.contains("persisters write with"), "{err}");
+    assert!(err.contains("ringbus: warning: recovery cut a torn tail of 7 bytes at offset 32"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn every_command_has_help() {
     for args in [
         &["--help"][..],
