@@ -19,6 +19,13 @@ step "clippy (all targets, -D warnings)"
 # With the test command's features, so the fault-injecting backend is linted too.
 cargo clippy --workspace --all-targets --locked --features ringbus/fault-injection -- -D warnings
 
+step "fmt and clippy of the fuzz workspace, and clippy of the loom build (-D warnings)"
+# fuzz/ is a workspace of its own (cargo fuzz builds it with nightly and sanitizers), so the
+# steps above do not see it; loom builds compile the ring and its models alone.
+cargo fmt --manifest-path fuzz/Cargo.toml --check
+CARGO_TARGET_DIR=target/fuzz-lint cargo clippy --manifest-path fuzz/Cargo.toml --locked --all-targets -- -D warnings
+RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo clippy --locked -p ringbus --lib --profile test -- -D warnings
+
 step "docs (-D warnings)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 
