@@ -9,6 +9,7 @@
 //!   blocked more than a second by a full ring, naming the reader that holds it (at most once
 //!   every 10 s per partition);
 //! - `error`: a partition poisoned by a failed write or fsync.
+#![deny(unsafe_code)]
 
 pub(crate) use ::log::{error, info, warn};
 

@@ -1,6 +1,7 @@
 //! Benchmark helpers (the `bench` feature, which `scripts/python-tests.sh` turns on): bare
 //! calls into the extension that `python/benches/bench.py` times publish's call cost against.
 //! Not in the package users install.
+#![deny(unsafe_code)]
 
 use pyo3::prelude::*;
 

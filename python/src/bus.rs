@@ -1,4 +1,5 @@
 //! `Bus`: in memory, or persisted in a data directory; a context manager.
+#![deny(unsafe_code)]
 
 use std::path::PathBuf;
 

@@ -1,4 +1,5 @@
 //! Python arguments to Rust values: payloads and keys, timeouts, timestamps, start positions.
+#![deny(unsafe_code)]
 
 use std::borrow::Cow;
 use std::time::{Duration, Instant};

@@ -1,6 +1,7 @@
 //! Errors: every core error becomes an exception of `ringbus._errors` in one place. A binding
 //! call returns [`Result`], whose error is the core's error or a Python exception, so `?`
 //! works on both and pyo3 raises the mapped exception.
+#![deny(unsafe_code)]
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;

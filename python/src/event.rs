@@ -1,5 +1,6 @@
 //! Events: `Event` (one, copied out once), `EventBatch` (many, in Arrow layout) and its
 //! iterator.
+#![deny(unsafe_code)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

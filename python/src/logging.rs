@@ -2,6 +2,7 @@
 //! tail cut off, retention deletions, the I/O backend) forwarded to Python's `logging`, under
 //! the logger `ringbus` and its children (`ringbus.log.persister`, ...). Configure them as any
 //! Python logger; nothing shows until the application sets up logging.
+#![deny(unsafe_code)]
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 

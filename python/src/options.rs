@@ -1,6 +1,7 @@
 //! Topic options from Python keyword arguments: the keys of the core's configuration table,
 //! the same keys and units as `topic.conf` and the C API (the seconds-based names of earlier
 //! releases still work, with a `DeprecationWarning`).
+#![deny(unsafe_code)]
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;

@@ -1,5 +1,6 @@
 //! Readers: `Reader` (polling, iteration, asyncio helpers) and its subclasses `Subscription`
 //! (fanout) and `Member` (work queue).
+#![deny(unsafe_code)]
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,6 +1,7 @@
 //! Work-queue groups: each event goes to exactly one member (`member.rs`). A group's state is
 //! shared by its handles: per partition a cursor on the ring, or first a shared reader of
 //! segment files, and the runs its members have in flight.
+#![deny(unsafe_code)]
 
 use super::member::Member;
 use super::reader::{join_ring, switch_to_ring};

@@ -141,7 +141,7 @@ impl Member {
         Readiness::for_group(self.shared.topic.clone(), self.shared.clone())
     }
 
-    /// Commits for the group (see [`Group::commit`]): everything this member was handed counts
+    /// Commits for the group (see [`Group::commit`](crate::Group::commit)): everything this member was handed counts
     /// as processed, and the group's offsets are stored and fsynced. Returns them.
     ///
     /// Errors: [`Error::NotPersisted`] on an in-memory topic, [`Error::Closed`] once the bus

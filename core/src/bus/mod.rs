@@ -97,7 +97,26 @@ impl Bus {
     /// The persister writes with io_uring, or with `pwrite`/`fdatasync` where io_uring is
     /// unavailable or `RINGBUS_IO=std` is set; [`Bus::io_backend`] says which.
     ///
-    /// Errors: [`Error::Locked`] (another bus has the directory open), [`Error::Io`],
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("ringbus-doc-open-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// use ringbus::{Bus, Durability, Record, TopicConfig};
+    ///
+    /// let bus = Bus::open(&dir)?;
+    /// let config = TopicConfig::new().capacity(1 << 20).max_payload(1024).durability(Durability::Sync);
+    /// let orders = bus.create_topic("orders", config)?;
+    /// orders.publisher()?.publish(Record::new(b"OrderPlaced"))?; // returns once fsynced
+    /// drop(bus); // closes the topics, releases the directory
+    ///
+    /// let again = Bus::open(&dir)?; // restores the topic; the next offset follows the first event
+    /// assert_eq!(again.topic("orders").unwrap().stats().partitions[0].next_offset, 40);
+    /// # drop(again);
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # Ok::<(), ringbus::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Locked`] (another bus has the directory open), [`Error::Io`],
     /// [`Error::CorruptLog`].
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, Error> {
         let dir = dir.as_ref();

@@ -3,6 +3,7 @@
 //! the last whole frame, at or past the durable mark, with no valid frame after them) is
 //! zeroed; anything else invalid is [`Error::CorruptLog`]. `verify.rs` reports damage with the
 //! same walk instead of refusing.
+#![deny(unsafe_code)]
 
 use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::FileExt;

@@ -1,6 +1,7 @@
 //! Read-only checking of a data directory (`ringbus verify`): every segment header, every
 //! frame's position tag, length and CRC-32C, and every group offsets file, without changing a
 //! byte. It holds the directory's lock while it reads, so no bus writes meanwhile.
+#![deny(unsafe_code)]
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -22,6 +22,7 @@
 //! ring zeroes space before producers may claim it, so an uncommitted frame reads as 0. A
 //! padding frame is only word 0 (it may be 8 bytes long) and fills the ring's end when the next
 //! frame would not fit before it.
+#![deny(unsafe_code)]
 
 /// Bytes of the fixed frame header.
 pub(crate) const HEADER_LEN: usize = 24;

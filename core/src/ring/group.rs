@@ -9,6 +9,7 @@
 //!   slot and every returned run, so nothing claimed is freed before its member is done.
 //! - A member that leaves with part of a run unprocessed returns that part under the group lock;
 //!   other members take returned runs before claiming new ones.
+#![deny(unsafe_code)]
 
 use std::collections::VecDeque;
 

@@ -5,6 +5,7 @@
 //! `earliest`) or sees the gate. A `Latest` join walks from `earliest` to the first frame not
 //! committed; an `Offset` join walks to the offset and refuses one that is not a frame start.
 //! Lag for stats is counted the same way, by walking committed frames from a position.
+#![deny(unsafe_code)]
 
 use std::time::{Duration, Instant};
 

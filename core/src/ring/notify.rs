@@ -12,6 +12,7 @@
 //! The fences make the two store-then-load sequences sequentially consistent, so either the
 //! waker sees `waiters != 0` or the waiter sees the condition; the lock makes the notify land
 //! after the waiter is inside `wait`. A waker that sees no waiter pays one relaxed load.
+#![deny(unsafe_code)]
 
 use std::time::{Duration, Instant};
 

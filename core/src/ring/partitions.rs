@@ -1,6 +1,7 @@
 //! A topic's partitions as the layers above the ring see them: one ring per partition and the
 //! notifier their readers (and the persister) wait on. The bus's topic holds them; the
 //! persister is handed them, and nothing else of the topic.
+#![deny(unsafe_code)]
 
 use super::notify::Notifier;
 use super::Ring;

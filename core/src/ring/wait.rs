@@ -1,4 +1,5 @@
 //! How a thread waits for data or space: the [`WaitStrategy`] and its loop.
+#![deny(unsafe_code)]
 
 use std::time::Instant;
 

@@ -1,5 +1,6 @@
 //! Claims: `fetch_add` claims that cross the buffer's end or overshoot the limit, and readers
 //! that stop at an uncommitted frame.
+#![deny(unsafe_code)]
 
 use super::*;
 

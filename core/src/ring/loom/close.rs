@@ -1,5 +1,6 @@
 //! Close racing claims: nothing acknowledged before the close is lost, nothing after it is
 //! accepted.
+#![deny(unsafe_code)]
 
 use super::*;
 

@@ -1,4 +1,5 @@
 //! The lone publisher's plain-store claims and the second publisher that takes them away.
+#![deny(unsafe_code)]
 
 use super::*;
 

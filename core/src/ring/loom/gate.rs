@@ -1,4 +1,5 @@
 //! Gating: producers never overwrite what a `Block` reader has not passed.
+#![deny(unsafe_code)]
 
 use super::*;
 

@@ -1,4 +1,5 @@
 //! Work-queue groups: each event to exactly one member, also when a member leaves mid-run.
+#![deny(unsafe_code)]
 
 use super::*;
 

@@ -1,4 +1,5 @@
 //! Lapping: a `DropOldest` reader detects that producers overwrote what it copied.
+#![deny(unsafe_code)]
 
 use super::*;
 

@@ -1,4 +1,5 @@
 //! Parking and waking: no lost wake-up between a parking reader and a committing producer.
+#![deny(unsafe_code)]
 
 use super::*;
 
