@@ -61,10 +61,11 @@ mod sync;
 
 #[cfg(not(loom))]
 pub use bus::{
+    claim::Claim,
     event::{Event, EventRef, ProducerSequence},
     group::Group,
     member::Member,
-    publisher::{Claim, Publisher},
+    publisher::Publisher,
     readiness::Readiness,
     record::{key_hash, partition_for_key, Receipt, Record, TryPublishError},
     stats::{PartitionStats, ReaderKind, ReaderStats, TopicStats},

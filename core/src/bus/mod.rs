@@ -3,7 +3,8 @@
 //! - `mod.rs`: [`Bus`], which owns topics and the data directory;
 //! - `topic.rs`: [`Topic`] and the state its handles share; `persisted.rs` builds a
 //!   persisted topic from recovery and starts its persister; `dedup.rs`: idempotent publish;
-//! - `record.rs`, `publisher.rs`: what producers hand in and how it is appended;
+//! - `record.rs`, `publisher.rs`, `claim.rs`: what producers hand in and how it is appended
+//!   (copied in, or written in place through a claim);
 //! - `event.rs`: events as readers see them;
 //! - `reader.rs`: what every reader shares (joins, the disk-to-ring switch, the poll loop);
 //!   `subscription.rs` (fanout), `group.rs` and `member.rs` (work queue) build on it;
@@ -13,6 +14,7 @@
 //! Files here are safe code except where they call the ring's unsafe API (publisher,
 //! subscription, member); SAFETY.md lists each contract.
 
+pub(crate) mod claim;
 pub(crate) mod dedup;
 pub(crate) mod event;
 pub(crate) mod group;

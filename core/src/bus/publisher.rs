@@ -1,6 +1,6 @@
-//! Publishing: copy-in (`publish`, `try_publish`, `publish_batch`) and zero-copy (`claim`).
+//! Publishing: copy-in (`publish`, `try_publish`, `publish_batch`); the zero-copy `claim` is
+//! in `claim.rs`. Waiting for room, and saying so when it lasts (`Waiting`).
 
-use std::ops::{Deref, DerefMut};
 use std::time::{Duration, Instant};
 
 use super::event::ProducerSequence;
@@ -21,7 +21,7 @@ pub(crate) const BLOCKED_REPORT_EVERY: Duration = Duration::from_secs(10);
 
 /// How long a claim may wait for space.
 #[derive(Debug, Clone, Copy)]
-enum Wait {
+pub(super) enum Wait {
     No,
     Until(Option<Instant>),
 }
@@ -34,15 +34,15 @@ enum Wait {
 /// copies the bytes into the ring and never allocates.
 #[derive(Debug)]
 pub struct Publisher {
-    topic: Arc<TopicInner>,
-    counters: Arc<PublisherCounters>,
+    pub(super) topic: Arc<TopicInner>,
+    pub(super) counters: Arc<PublisherCounters>,
     /// Per partition: the last producer limit seen and where this publisher's last claim
     /// ended (saves a shared load per claim). Padded: this is written on the hot path, and a
     /// small heap block can otherwise share a cache line with a reader's state.
     caches: Box<[CachePadded<ProducerCache>]>,
     home: u32,
     /// The topic is `Durability::Sync`: publishing waits for the fsync.
-    sync: bool,
+    pub(super) sync: bool,
     /// Keeps the cached coarse clock ticking (topics with `TimestampSource::Coarse`).
     _clock: Option<clock::CoarseClock>,
     /// While this publisher waits for room: (since when, when it last was still waiting). A
@@ -152,52 +152,8 @@ impl Publisher {
         self.publish_many(records, Some(Instant::now() + timeout))
     }
 
-    /// Claims room for a `len`-byte payload on the home partition, for writing in place.
-    /// Waits while the ring is full. Write through the returned [`Claim`] and `commit` it;
-    /// dropping it uncommitted publishes nothing (readers skip the space).
-    ///
-    /// Readers of the partition wait at the claimed frame until it is committed or dropped:
-    /// keep claims short.
-    pub fn claim(&mut self, len: usize) -> Result<Claim<'_>, Error> {
-        self.claim_record(Record::new(&[]), len, None)
-    }
-
-    /// Like [`claim`](Self::claim) with a key, explicit partition or timestamp taken from
-    /// `header` (its payload is ignored), waiting at most `timeout` (`None`: no limit).
-    pub fn claim_record(
-        &mut self,
-        header: Record<'_>,
-        len: usize,
-        timeout: Option<Duration>,
-    ) -> Result<Claim<'_>, Error> {
-        if header.producer.is_some() {
-            return Err(Error::InvalidConfig {
-                field: "producer",
-                reason: "idempotent publish is for publish and publish_batch, not claims".into(),
-            });
-        }
-        let probe = Record { payload: &[], ..header };
-        let partition = self.route(&probe)?;
-        let key = header.key.unwrap_or(&[]);
-        let frame_len = self.frame_len(key.len(), len)?;
-        let wait = Wait::Until(timeout.map(|t| Instant::now() + t));
-        let position = self.claim_space(partition, align(frame_len), wait)?;
-        let ring = &self.topic.parts.rings[partition as usize];
-        // SAFETY: we just claimed this frame and have not committed it.
-        unsafe { ring.write_body(position, HEADER_LEN, key) };
-        Ok(Claim {
-            publisher: self,
-            partition,
-            position,
-            key_len: key.len(),
-            len,
-            timestamp: header.timestamp,
-            done: false,
-        })
-    }
-
     #[inline]
-    fn route(&self, record: &Record<'_>) -> Result<u32, Error> {
+    pub(super) fn route(&self, record: &Record<'_>) -> Result<u32, Error> {
         match (record.partition, record.key) {
             (Some(p), _) => self.topic.check_partition(p).map(|()| p),
             (None, Some(key)) if self.topic.partitions() > 1 => Ok(partition_for_key(key, self.topic.partitions())),
@@ -206,7 +162,7 @@ impl Publisher {
     }
 
     #[inline]
-    fn frame_len(&self, key_len: usize, payload_len: usize) -> Result<usize, Error> {
+    pub(super) fn frame_len(&self, key_len: usize, payload_len: usize) -> Result<usize, Error> {
         let config = &self.topic.config;
         if payload_len > config.max_payload || key_len > config.max_key {
             return Err(self.too_large(key_len, payload_len));
@@ -230,7 +186,7 @@ impl Publisher {
     /// the limit); one that must be able to give up claims with [`Ring::try_claim`], which
     /// never takes space it cannot use.
     #[inline(always)]
-    fn claim_space(&mut self, partition: u32, bytes: usize, wait: Wait) -> Result<u64, Error> {
+    pub(super) fn claim_space(&mut self, partition: u32, bytes: usize, wait: Wait) -> Result<u64, Error> {
         let p = partition as usize;
         let ring = &self.topic.parts.rings[p];
         let cache = &mut self.caches[p];
@@ -652,95 +608,6 @@ impl Drop for Publisher {
         if self.topic.config.producers == Producers::Single {
             // Release: the next publisher sees every store this one made to the rings.
             self.topic.exclusive.store(false, Ordering::Release);
-        }
-    }
-}
-
-/// Room for one event claimed in the ring, written in place. Derefs to the payload bytes
-/// (zero-initialised). [`commit`](Claim::commit) publishes it; dropping it uncommitted turns
-/// the space into padding that readers skip.
-#[derive(Debug)]
-pub struct Claim<'p> {
-    publisher: &'p mut Publisher,
-    partition: u32,
-    position: u64,
-    key_len: usize,
-    len: usize,
-    timestamp: Option<u64>,
-    done: bool,
-}
-
-impl Claim<'_> {
-    /// The offset the event will have.
-    pub fn offset(&self) -> u64 {
-        self.position
-    }
-
-    /// The partition.
-    pub fn partition(&self) -> u32 {
-        self.partition
-    }
-
-    /// Sets the event's timestamp (ns since the Unix epoch); otherwise the bus reads its clock
-    /// at commit.
-    pub fn set_timestamp(&mut self, nanos: u64) {
-        self.timestamp = Some(nanos);
-    }
-
-    /// Publishes the event. On a `Durability::Sync` topic, returns once it is durable.
-    ///
-    /// Errors: only on persisted topics: [`Error::Poisoned`] (a write failed before the event
-    /// was durable; it may or may not be on disk).
-    pub fn commit(mut self) -> Result<Receipt, Error> {
-        let topic = &self.publisher.topic;
-        let ring = &topic.parts.rings[self.partition as usize];
-        let len = HEADER_LEN + self.key_len + self.len;
-        let ts = self.timestamp.unwrap_or_else(|| clock::now(topic.config.timestamps));
-        // SAFETY: this claim owns the uncommitted frame at `position`; the body borrow ends
-        // before the header is written.
-        unsafe {
-            let body = ring.claimed(self.position, self.key_len + self.len);
-            ring.write_header(self.position, len, ts, self.key_len as u16, 0, &[body]);
-        }
-        ring.commit(self.position, len);
-        let end = self.position + align(len) as u64;
-        ring.notify_readers();
-        self.publisher.counters.published[self.partition as usize].add(1);
-        self.done = true;
-        if self.publisher.sync {
-            topic.wait_durable(self.partition, end, None)?;
-        }
-        Ok(Receipt { partition: self.partition, offset: self.position, duplicate: false })
-    }
-
-    fn ring(&self) -> &Ring {
-        &self.publisher.topic.parts.rings[self.partition as usize]
-    }
-}
-
-impl Deref for Claim<'_> {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        // SAFETY: the claim owns the frame exclusively until commit or drop; the payload range
-        // lies inside it; a shared borrow of self excludes the mutable one from deref_mut.
-        unsafe { &self.ring().claimed(self.position, self.key_len + self.len)[self.key_len..] }
-    }
-}
-
-impl DerefMut for Claim<'_> {
-    fn deref_mut(&mut self) -> &mut [u8] {
-        let key_len = self.key_len;
-        // SAFETY: as for Deref; &mut self makes this the only borrow.
-        unsafe { &mut self.ring().body_mut(self.position, key_len + self.len)[key_len..] }
-    }
-}
-
-impl Drop for Claim<'_> {
-    fn drop(&mut self) {
-        if !self.done {
-            let bytes = align(HEADER_LEN + self.key_len + self.len);
-            self.ring().commit_padding(self.position, bytes);
-            self.ring().notify_readers();
         }
     }
 }
