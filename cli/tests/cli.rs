@@ -230,7 +230,8 @@ fn verbose_prints_what_the_bus_chose_and_cut() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o), "kept\n");
     let err = stderr(&o);
-    assert!(err.contains("ringbus: info: ") && err.contains("persisters write with"), "{err}");
+    // The backend line: info, or a warning where io_uring had to be given up.
+    assert!(err.lines().any(|l| l.starts_with("ringbus: ") && l.contains("persisters write with")), "{err}");
     assert!(err.contains("ringbus: warning: recovery cut a torn tail of 7 bytes at offset 32"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

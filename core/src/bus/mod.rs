@@ -125,9 +125,10 @@ impl Bus {
         let data_dir = DataDir::open(dir)?;
         let io = io::choose().map_err(|e| Error::io("choosing the I/O backend", &e))?;
         match &io.reason {
-            Some(reason) => {
+            Some(reason) if io.fell_back() => {
                 crate::diag::warn!("{}: persisters write with pwrite/fdatasync, not io_uring ({reason})", dir.display())
             }
+            Some(reason) => crate::diag::info!("{}: persisters write with {} ({reason})", dir.display(), io.backend),
             None => crate::diag::info!("{}: persisters write with {}", dir.display(), io.backend),
         }
         let data = Arc::new(BusData { dir: data_dir, io, persisted: Mutex::new(Vec::new()) });

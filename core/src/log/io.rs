@@ -36,6 +36,13 @@ pub struct IoChoice {
     pub reason: Option<String>,
 }
 
+impl IoChoice {
+    /// Whether io_uring was wanted but could not be set up (rather than `RINGBUS_IO=std`).
+    pub(crate) fn fell_back(&self) -> bool {
+        self.backend == "std" && self.reason.as_deref().is_some_and(|r| !r.starts_with("RINGBUS_IO="))
+    }
+}
+
 /// `pwrite` + `fdatasync`.
 #[derive(Debug, Default)]
 pub(crate) struct StdIo;
@@ -293,6 +300,16 @@ impl Io for FaultIo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A forced `pwrite` backend is a choice, not a fallback (the diagnostics warn only for
+    /// the latter).
+    #[test]
+    fn only_an_unavailable_io_uring_is_a_fallback() {
+        let choice = |backend, reason: Option<&str>| IoChoice { backend, reason: reason.map(str::to_owned) };
+        assert!(!choice("io_uring", None).fell_back());
+        assert!(!choice("std", Some("RINGBUS_IO=std")).fell_back());
+        assert!(choice("std", Some("io_uring unavailable: Operation not permitted")).fell_back());
+    }
 
     /// Both backends write scattered buffers where they belong and sync.
     #[test]
