@@ -68,11 +68,16 @@ pub fn recover_segment_file(dir: &Path, bytes: &[u8]) -> Result<usize, crate::Er
 pub fn run_ops(dir: &Path, bytes: &[u8]) {
     use crate::{Bus, Durability, Record, Start, SubscribeOptions, TopicConfig};
     use std::time::Duration;
+    // Precise timestamps: a `Coarse` topic's publisher starts the clock's ticker thread, which
+    // exits on its own a moment after the last publisher is dropped; a leak check that runs
+    // while it exits (libFuzzer's, after an input) takes its thread-local bookkeeping for a
+    // leak. Every other thread here is joined before the input ends.
     let config = TopicConfig::new()
         .capacity(4096)
         .max_payload(512)
         .max_key(0)
         .segment_bytes(8192)
+        .timestamps(crate::TimestampSource::Precise)
         .durability(Durability::Async { max_delay: Duration::from_secs(1) });
     let payload = |i: usize, b: u8| -> Vec<u8> {
         let mut v = (i as u32).to_le_bytes().to_vec();
