@@ -12,7 +12,7 @@
 //! - `stats.rs`: counters and their snapshots.
 //!
 //! Files here are safe code except where they call the ring's unsafe API (publisher,
-//! subscription, member); SAFETY.md lists each contract.
+//! claim, subscription, member); SAFETY.md lists each contract.
 
 pub(crate) mod claim;
 pub(crate) mod dedup;
