@@ -12,7 +12,7 @@ use crate::error::Error;
 use crate::log::offsets::{read_group_offsets, write_group_offsets};
 use crate::log::reader::LogReader;
 use crate::ring::group::GroupCursor;
-use crate::ring::{GateKind, GateSpec};
+use crate::ring::{GateKind, GateSpec, Joined};
 use crate::sync::{Arc, AtomicU64, Mutex, Ordering, Weak};
 
 /// State shared by a group's handles.
@@ -125,12 +125,18 @@ impl GroupShared {
     pub(super) fn switch_to_ring(&self, k: usize, position: u64) -> Result<bool, Error> {
         match switch_to_ring(&self.topic.parts.rings[k], k as u32, position, Some(self.gate(k)))? {
             Some(joined) => {
-                self.gate_ids.lock()[k] = joined.gate_id;
-                self.cursors[k].set_joined();
+                self.reads_ring(k, joined);
                 Ok(true)
             }
             None => Ok(false),
         }
+    }
+
+    /// Partition `k` joined its ring (`joined`): keeps the gate to leave on drop and lets
+    /// members claim through the cursor.
+    fn reads_ring(&self, k: usize, joined: Joined) {
+        self.gate_ids.lock()[k] = joined.gate_id;
+        self.cursors[k].set_joined();
     }
 }
 
@@ -205,15 +211,9 @@ impl Group {
                 (Some(at), Some(log)) if at < ring.earliest_hint() => {
                     shared.disk[k].lock().feed = Some(LogReader::at(log.clone(), at)?);
                 }
-                (Some(at), Some(_)) => {
-                    let joined = join_ring(ring, k as u32, Start::Offset(at), Some(shared.gate(k)))?;
-                    shared.gate_ids.lock()[k] = joined.gate_id;
-                    shared.cursors[k].set_joined();
-                }
-                _ => {
-                    let joined = join_ring(ring, k as u32, start, Some(shared.gate(k)))?;
-                    shared.gate_ids.lock()[k] = joined.gate_id;
-                    shared.cursors[k].set_joined();
+                (at, _) => {
+                    let from = at.map_or(start, Start::Offset);
+                    shared.reads_ring(k, join_ring(ring, k as u32, from, Some(shared.gate(k)))?);
                 }
             }
         }

@@ -154,12 +154,16 @@ pub(crate) trait ReaderCore {
     fn end_batch(&mut self) {}
 }
 
+/// The start of a single-event poll: releases what the last call handed out, then reports
+/// the error a batch kept for this call, if any.
+fn begin<R: ReaderCore>(r: &mut R) -> Result<(), Error> {
+    r.release();
+    r.loop_state().pending.take().map_or(Ok(()), Err)
+}
+
 /// The next event if one is ready; never waits. Takes a run of at most `run` events.
 pub(crate) fn try_poll<R: ReaderCore>(r: &mut R, run: usize) -> Result<Option<EventRef<'_>>, Error> {
-    r.release();
-    if let Some(e) = r.loop_state().pending.take() {
-        return Err(e);
-    }
+    begin(r)?;
     match r.find(run)? {
         Some(found) => Ok(Some(r.take(found).0)),
         None => Ok(None),
@@ -172,10 +176,7 @@ pub(crate) fn poll<R: ReaderCore>(
     run: usize,
     timeout: Option<Duration>,
 ) -> Result<Option<EventRef<'_>>, Error> {
-    r.release();
-    if let Some(e) = r.loop_state().pending.take() {
-        return Err(e);
-    }
+    begin(r)?;
     let deadline = timeout.map(|t| Instant::now() + t);
     let found = loop {
         if let Some(found) = r.find(run)? {

@@ -510,13 +510,10 @@ impl Subscription {
     /// instead once the reader has reached what the ring still holds (`None` then, and when
     /// the persister has not written further yet).
     fn find_on_disk(&mut self, slot: usize) -> Result<Option<FoundFrame>, Error> {
+        let gate = self.parts[slot].cursor.clone().map(|c| self.gate(c));
         let part = &mut self.parts[slot];
         let ring = &self.topic.parts.rings[part.partition as usize];
         let at = part.disk.as_ref().expect("a disk reader").position();
-        let gate = part
-            .cursor
-            .clone()
-            .map(|c| GateSpec::new(GateKind::Cursor(c), self.name.clone()).evict_after(self.evict_after));
         if let Some(joined) = switch_to_ring(ring, part.partition, at, gate)? {
             part.disk = None;
             part.position = joined.position;
