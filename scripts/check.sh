@@ -16,8 +16,9 @@ step "cargo fmt --check"
 cargo fmt --all --check
 
 step "clippy (all targets, -D warnings)"
-# With the test command's features, so the fault-injecting backend is linted too.
-cargo clippy --workspace --all-targets --locked --features ringbus/fault-injection -- -D warnings
+# With the test command's features, so the fault-injecting backend and the power-loss
+# simulator are linted too.
+cargo clippy --workspace --all-targets --locked --features ringbus/fault-injection,ringbus/power-loss -- -D warnings
 
 step "fmt and clippy of the fuzz workspace, and clippy of the loom build (-D warnings)"
 # fuzz/ is a workspace of its own (cargo fuzz builds it with nightly and sanitizers), so the
@@ -29,8 +30,8 @@ RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo clippy --locked -p rin
 step "docs (-D warnings)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 
-step "unit, integration and doc tests (persisted topics on the pwrite/fdatasync backend: RINGBUS_IO=std)"
-RINGBUS_IO=std cargo test --workspace --locked --features ringbus/fault-injection
+step "unit, integration and doc tests (persisted topics on the pwrite/fdatasync backend: RINGBUS_IO=std; power cuts under the simulator)"
+RINGBUS_IO=std cargo test --workspace --locked --features ringbus/fault-injection,ringbus/power-loss
 
 step "C API: tests and examples from C and C++, plain, under ASan+UBSan, under valgrind; pkg-config and static linking"
 scripts/c-tests.sh

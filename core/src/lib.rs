@@ -57,6 +57,8 @@ mod error;
 #[cfg(not(loom))]
 mod log;
 mod ring;
+#[cfg(all(feature = "power-loss", not(loom)))]
+pub use log::powerloss;
 mod sync;
 
 #[cfg(not(loom))]

@@ -111,6 +111,10 @@ impl GroupShared {
             return Err(Error::Closed);
         }
         let offsets: Vec<u64> = (0..self.cursors.len()).map(|k| self.committed_position(k)).collect();
+        // Members take events from the ring before they are durable; committed offsets must
+        // never point past what a power cut keeps, or the group would skip the events
+        // published again at those offsets after recovery.
+        self.topic.flush_to(&offsets, None)?;
         write_group_offsets(topic_dir, &self.name, &offsets)?;
         Ok(offsets)
     }
@@ -225,7 +229,10 @@ impl Group {
     /// Stores where the group stands: per partition, the offset before which every event was
     /// handed to a member that has finished it (the oldest run any member still processes), so
     /// `Start::Committed` resumes there after a restart. Returns the offsets. Persisted topics
-    /// only ([`Error::NotPersisted`] otherwise); the file is fsynced before this returns.
+    /// only ([`Error::NotPersisted`] otherwise); the file is fsynced before this returns, and
+    /// so are the events below the offsets (an `Async` topic's persister is asked to fsync
+    /// them now), so a power cut never leaves offsets that point past the log.
+    /// [`Error::Poisoned`] if that fsync failed.
     /// After the bus has shut down (its directory lock released) it fails with
     /// [`Error::Closed`] and writes nothing. A topic merely closed still commits, so members
     /// can drain it and commit what they finished.

@@ -36,7 +36,7 @@ use topic::{Topic, TopicInner};
 use crate::config::{validate_name, TopicConfig};
 use crate::error::Error;
 use crate::log::conf::{read_topic_conf, write_topic_conf};
-use crate::log::dir::{create_new_dir, sync_dir, DataDir};
+use crate::log::dir::{create_new_dir, sync_dir, DataDir, TOPIC_CONF};
 use crate::log::io::{self, IoChoice};
 use crate::sync::{thread::JoinHandle, Arc, Mutex};
 
@@ -185,10 +185,18 @@ impl Bus {
         // Holding the map's lock keeps two creators of one name apart.
         let topics = self.topics.lock();
         let topic_dir = data.dir.path.join(name);
-        if topics.contains_key(name) || topic_dir.exists() {
+        if topics.contains_key(name) {
             return Err(Error::TopicExists(name.to_owned()));
         }
-        create_new_dir(&topic_dir)?;
+        if topic_dir.exists() {
+            // A creation that a crash interrupted before its topic.conf was in place left at
+            // most an empty directory and a temporary file: nothing was acknowledged in it.
+            if !interrupted_creation(&topic_dir) {
+                return Err(Error::TopicExists(name.to_owned()));
+            }
+        } else {
+            create_new_dir(&topic_dir)?;
+        }
         write_topic_conf(&topic_dir, &config)?;
         sync_dir(&data.dir.path)?;
         drop(topics);
@@ -218,4 +226,12 @@ impl Bus {
             data.shut_down();
         }
     }
+}
+
+/// Whether `topic_dir` holds nothing but what an interrupted topic creation leaves: no
+/// `topic.conf`, at most its temporary file.
+fn interrupted_creation(topic_dir: &std::path::Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(topic_dir) else { return false };
+    let conf_tmp = format!("{TOPIC_CONF}.tmp");
+    entries.flatten().all(|e| e.file_name().to_str() == Some(conf_tmp.as_str()))
 }

@@ -52,7 +52,9 @@ impl<'a> Record<'a> {
     /// Makes the publish idempotent: `producer` identifies the producing application (stable
     /// across its restarts), `sequence` increases with every record it publishes to a
     /// partition. A retry of an accepted record (same producer, sequence not above the last
-    /// accepted) is dropped within the topic's `dedup_window`, also after a restart.
+    /// accepted) is dropped within the topic's `dedup_window`, also after a restart (or a
+    /// power cut) as long as retention kept the accepted record: a reopened topic refills its
+    /// memory of producers from its log.
     #[inline]
     pub const fn producer(mut self, producer: u64, sequence: u64) -> Self {
         self.producer = Some(ProducerSequence { producer, sequence });

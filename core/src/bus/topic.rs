@@ -118,6 +118,28 @@ impl TopicInner {
         }
     }
 
+    /// Makes each partition `p`'s log durable up to `targets[p]`: asks the persister to fsync
+    /// what it has not (an `Async` topic need not wait for `max_delay`) and waits. Memory topics
+    /// return at once.
+    pub(crate) fn flush_to(&self, targets: &[u64], deadline: Option<std::time::Instant>) -> Result<(), Error> {
+        let Some(logs) = &self.logs else { return Ok(()) };
+        let mut asked = false;
+        for (log, &target) in logs.iter().zip(targets) {
+            if log.durable() < target {
+                log.request_flush(target);
+                asked = true;
+            }
+        }
+        if asked {
+            // The persister sleeps on the readers' notifier.
+            self.parts.readable.wake_all();
+        }
+        for (p, &target) in targets.iter().enumerate() {
+            self.wait_durable(p as u32, target, deadline)?;
+        }
+        Ok(())
+    }
+
     /// The topic's directory, if it is persisted.
     pub(crate) fn dir(&self) -> Option<&std::path::Path> {
         self.logs.as_ref().and_then(|l| l[0].dir.parent())
@@ -291,18 +313,9 @@ impl Topic {
     /// [`Error::FlushTimeout`], [`Error::Poisoned`].
     pub fn flush(&self, timeout: Option<std::time::Duration>) -> Result<(), Error> {
         let deadline = timeout.map(|t| std::time::Instant::now() + t);
-        let Some(logs) = &self.inner.logs else { return Ok(()) };
         // Everything claimed so far: what was published before this call lies below the tail.
         let targets: Vec<u64> = self.inner.parts.rings.iter().map(|r| r.tail()).collect();
-        for (log, &target) in logs.iter().zip(&targets) {
-            log.request_flush(target);
-        }
-        // The persister sleeps on the readers' notifier.
-        self.inner.parts.readable.wake_all();
-        for (p, &target) in targets.iter().enumerate() {
-            self.inner.wait_durable(p as u32, target, deadline)?;
-        }
-        Ok(())
+        self.inner.flush_to(&targets, deadline)
     }
 
     /// Whether the topic is closed.

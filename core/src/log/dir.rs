@@ -2,17 +2,13 @@
 //! files safely (a directory fsync after every create, rename or delete; whole-file
 //! replacement through a temporary file and a rename).
 
-use std::fs::{self, File, OpenOptions};
-use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
+use std::fs::File;
 use std::path::{Path, PathBuf};
+
+use super::fs;
 
 use crate::config::validate_name;
 use crate::error::Error;
-
-/// Files are created readable and writable by the owner, readable by the group.
-pub(crate) const FILE_MODE: u32 = 0o640;
-/// Directories likewise (plus search).
-pub(crate) const DIR_MODE: u32 = 0o750;
 
 /// The configuration file's name in a topic directory: a directory of the data directory
 /// that holds one is a persisted topic (`conf.rs` reads and writes it).
@@ -32,19 +28,9 @@ impl DataDir {
     /// # Errors
     /// [`Error::Locked`] when another bus holds it, [`Error::Io`].
     pub(crate) fn open(path: &Path) -> Result<Self, Error> {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(DIR_MODE)
-            .create(path)
-            .map_err(|e| Error::io(format!("creating data directory {}", path.display()), &e))?;
+        create_dir(path)?;
         let lock_path = path.join("LOCK");
-        let lock = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(FILE_MODE)
-            .open(&lock_path)
+        let lock = fs::create_file(&lock_path, false)
             .map_err(|e| Error::io(format!("opening {}", lock_path.display()), &e))?;
         lock_exclusive(&lock).map_err(|e| {
             if e.kind() == std::io::ErrorKind::WouldBlock {
@@ -59,7 +45,7 @@ impl DataDir {
     /// Names of the topics persisted here (directories with a `topic.conf`), sorted.
     pub(crate) fn topic_names(&self) -> Result<Vec<String>, Error> {
         let entries =
-            fs::read_dir(&self.path).map_err(|e| Error::io(format!("listing {}", self.path.display()), &e))?;
+            std::fs::read_dir(&self.path).map_err(|e| Error::io(format!("listing {}", self.path.display()), &e))?;
         let mut names = Vec::new();
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -72,18 +58,26 @@ impl DataDir {
     }
 }
 
-/// Creates `path` and its missing parents with [`DIR_MODE`].
+/// Creates `path` and its missing parents with `DIR_MODE` (`fs.rs`), durably: each directory
+/// it creates has its entry fsynced in its parent, so a power cut cannot take it (and what is
+/// later synced inside it) away.
 pub(crate) fn create_dir(path: &Path) -> Result<(), Error> {
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(DIR_MODE)
-        .create(path)
-        .map_err(|e| Error::io(format!("creating {}", path.display()), &e))
+    let missing: Vec<&Path> = path.ancestors().take_while(|p| !p.as_os_str().is_empty() && !p.is_dir()).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    fs::create_dir_all(path).map_err(|e| Error::io(format!("creating {}", path.display()), &e))?;
+    for created in missing {
+        if let Some(parent) = created.parent().filter(|p| !p.as_os_str().is_empty()) {
+            sync_dir(parent)?;
+        }
+    }
+    Ok(())
 }
 
-/// Creates the directory `path`, which must not exist yet, with [`DIR_MODE`].
+/// Creates the directory `path`, which must not exist yet, with `DIR_MODE` (`fs.rs`).
 pub(crate) fn create_new_dir(path: &Path) -> Result<(), Error> {
-    fs::DirBuilder::new().mode(DIR_MODE).create(path).map_err(|e| Error::io(format!("creating {}", path.display()), &e))
+    fs::create_new_dir(path).map_err(|e| Error::io(format!("creating {}", path.display()), &e))
 }
 
 /// `flock(LOCK_EX | LOCK_NB)`: fails with `WouldBlock` if another open file description holds it.
@@ -100,9 +94,7 @@ fn lock_exclusive(file: &File) -> std::io::Result<()> {
 
 /// Fsyncs a directory (after creating, renaming or deleting entries in it).
 pub(crate) fn sync_dir(path: &Path) -> Result<(), Error> {
-    File::open(path)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io(format!("syncing directory {}", path.display()), &e))
+    fs::sync_dir(path).map_err(|e| Error::io(format!("syncing directory {}", path.display()), &e))
 }
 
 /// Replaces the file at `path` with `bytes` so that a crash leaves the old or the new content
@@ -113,10 +105,11 @@ pub(crate) fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let write = || -> std::io::Result<()> {
-        let f = OpenOptions::new().write(true).create(true).truncate(true).mode(FILE_MODE).open(&tmp)?;
-        f.write_all_at(bytes, 0)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
+        let tmp = Path::new(&tmp);
+        let f = fs::create_file(tmp, true)?;
+        fs::write_at(&f, bytes, 0)?;
+        fs::sync_data(&f)?;
+        fs::rename(tmp, path)
     };
     write().map_err(|e| Error::io(format!("writing {}", path.display()), &e))?;
     sync_dir(dir)

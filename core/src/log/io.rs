@@ -213,9 +213,12 @@ pub(crate) fn instance(choice: &IoChoice) -> io::Result<Box<dyn Io>> {
     #[cfg(not(target_os = "linux"))]
     let io: Box<dyn Io> = Box::new(StdIo);
     #[cfg(feature = "fault-injection")]
-    if let Ok(spec) = std::env::var("RINGBUS_IO_FAULT") {
-        return Ok(Box::new(FaultIo::parse(&spec, io)?));
-    }
+    let io: Box<dyn Io> = match std::env::var("RINGBUS_IO_FAULT") {
+        Ok(spec) => Box::new(FaultIo::parse(&spec, io)?),
+        Err(_) => io,
+    };
+    #[cfg(feature = "power-loss")]
+    let io: Box<dyn Io> = Box::new(super::powerloss::SimIo(io));
     Ok(io)
 }
 

@@ -23,7 +23,9 @@
 //! - `recovery.rs`: finding the end of a partition's log when it is opened
 //! - `timeindex.rs`: the sparse time index and timestamp seeks
 //! - `offsets.rs`: durable groups' committed offsets
+//! - `fs.rs`: every change to a data directory (create, write, sync, rename, delete)
 //! - `io.rs`: the persister's I/O backends (io_uring, `pwrite`/`fdatasync`, fault injection)
+//! - `powerloss.rs`: the power-loss simulator (the `power-loss` feature, for tests)
 //! - `persister.rs`: the persister thread
 //! - `reader.rs`: reading segment files behind the ring
 //! - `verify.rs`: read-only checking of a data directory (`ringbus verify`)
@@ -32,10 +34,13 @@
 pub(crate) mod conf;
 pub(crate) mod dir;
 pub(crate) mod format;
+pub(crate) mod fs;
 pub(crate) mod fuzz_entry;
 pub(crate) mod io;
 pub(crate) mod offsets;
 pub(crate) mod persister;
+#[cfg(feature = "power-loss")]
+pub mod powerloss;
 pub(crate) mod reader;
 pub(crate) mod recovery;
 pub(crate) mod segment;

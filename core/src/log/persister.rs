@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use super::dir::sync_dir;
 use super::format::{DURABLE_FIELD, SEGMENT_HEADER_LEN};
+use super::fs;
 use super::io::{self, Io, IoChoice, Write};
 use super::recovery::Recovered;
 use super::segment::{create_segment, segment_created_ns};
@@ -112,9 +113,9 @@ impl PartWriter {
             }
             self.log.segments.write().remove(0);
             let path = self.log.segment_path(oldest);
-            std::fs::remove_file(&path).map_err(|e| Error::io(format!("deleting {}", path.display()), &e))?;
+            fs::remove_file(&path).map_err(|e| Error::io(format!("deleting {}", path.display()), &e))?;
             // The index is a hint; a left-over one is removed when the directory is opened.
-            let _ = std::fs::remove_file(timeindex::index_path(&self.log.dir, oldest));
+            let _ = fs::remove_file(&timeindex::index_path(&self.log.dir, oldest));
             sync_dir(&self.log.dir)?;
             crate::diag::info!(
                 "retention deleted {} (offsets {oldest} to {next}; by {})",

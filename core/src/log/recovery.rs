@@ -1,17 +1,19 @@
 //! Recovery: opening a partition directory finds where its log ends. Sealed segments must
 //! reach the next one; the active segment is walked frame by frame; a torn tail (bytes after
-//! the last whole frame, at or past the durable mark, with no valid frame after them) is
-//! zeroed; anything else invalid is [`Error::CorruptLog`]. `verify.rs` reports damage with the
+//! the last whole frame, at or past the durable mark) is zeroed, whole frames after damage
+//! there included: writes not yet synced persist out of order after a power cut, and none of
+//! them was acknowledged. Anything invalid before the durable mark is [`Error::CorruptLog`]. `verify.rs` reports damage with the
 //! same walk instead of refusing.
 #![deny(unsafe_code)]
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use super::dir::create_dir;
 use super::format::SEGMENT_HEADER_LEN;
 use super::format::{decode_frame, parse_segment_name, segment_name, Frame, FrameError, SegmentHeader};
+use super::fs;
 use super::segment::create_segment;
 use super::timeindex;
 use crate::error::Error;
@@ -96,7 +98,7 @@ pub(crate) fn recover_partition(dir: &Path, max_frame: usize, segment_bytes: u64
     create_dir(dir)?;
     let mut segments = Vec::new();
     let mut indexes = Vec::new();
-    let entries = fs::read_dir(dir).map_err(|e| Error::io(format!("listing {}", dir.display()), &e))?;
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(format!("listing {}", dir.display()), &e))?;
     for entry in entries {
         let entry = entry.map_err(|e| Error::io(format!("listing {}", dir.display()), &e))?;
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -106,7 +108,7 @@ pub(crate) fn recover_partition(dir: &Path, max_frame: usize, segment_bytes: u64
             indexes.push(first);
         } else if name.ends_with(".seg.tmp") {
             // A segment whose creation did not finish: it never held data.
-            let _ = fs::remove_file(entry.path());
+            let _ = fs::remove_file(&entry.path());
         }
     }
     segments.sort_unstable();
@@ -119,7 +121,7 @@ pub(crate) fn recover_partition(dir: &Path, max_frame: usize, segment_bytes: u64
     }
     for orphan in indexes.iter().filter(|i| segments.binary_search(i).is_err()) {
         // The index of a segment retention deleted.
-        let _ = fs::remove_file(timeindex::index_path(dir, *orphan));
+        let _ = fs::remove_file(&timeindex::index_path(dir, *orphan));
     }
     if segments.is_empty() {
         let active = create_segment(dir, 0, segment_bytes, 0)?;
@@ -158,7 +160,7 @@ pub(crate) fn recover_partition(dir: &Path, max_frame: usize, segment_bytes: u64
         .write(true)
         .open(&path)
         .map_err(|e| Error::io(format!("opening {}", path.display()), &e))?;
-    let data = fs::read(&path).map_err(|e| Error::io(format!("reading {}", path.display()), &e))?;
+    let data = std::fs::read(&path).map_err(|e| Error::io(format!("reading {}", path.display()), &e))?;
     let h = SegmentHeader::decode(&data).map_err(|e| corrupt(first, first, e.to_string()))?;
     if h.first_offset != first {
         return Err(corrupt(first, first, format!("header says it starts at {}", h.first_offset)));
@@ -172,21 +174,20 @@ pub(crate) fn recover_partition(dir: &Path, max_frame: usize, segment_bytes: u64
     let rest = &body[(next - first) as usize..];
     let mut truncated = 0;
     if let Some(last_nonzero) = last_nonzero(rest) {
-        // Bytes follow the last whole frame. A torn tail holds no valid frame; damage followed
-        // by valid frames is corruption of data that may have been acknowledged.
-        if let Some(at) = find_valid_frame(rest, next, max_frame) {
-            let reason = stop.map_or("invalid frame".to_owned(), |e| e.to_string());
-            return Err(corrupt(first, next, format!("{reason}, yet a valid frame follows at {at}")));
-        }
+        // Bytes follow the last whole frame, past the durable mark: a torn tail. Writes not
+        // yet synced persist out of order, so whole frames may follow the damage; none of them
+        // was acknowledged as durable (an fsync covers every write before it, so a synced
+        // frame never follows a lost page).
+        let resumes = find_valid_frame(rest, next, max_frame);
         truncated = (last_nonzero + 1) as u64;
         let zeros = vec![0u8; truncated as usize];
-        active
-            .write_all_at(&zeros, SEGMENT_HEADER_LEN + (next - first))
-            .and_then(|()| active.sync_data())
+        fs::write_at(&active, &zeros, SEGMENT_HEADER_LEN + (next - first))
+            .and_then(|()| fs::sync_data(&active))
             .map_err(|e| Error::io(format!("cutting the torn tail of {}", path.display()), &e))?;
+        let after = resumes.map_or(String::new(), |at| format!("; whole frames from offset {at} on were never synced"));
         crate::diag::warn!(
             "recovery cut a torn tail of {truncated} bytes at offset {next} off {} (a write a crash left \
-             unfinished; nothing before it was lost)",
+             unfinished; nothing before it was lost{after})",
             path.display()
         );
     }

@@ -1,12 +1,13 @@
 //! Segment files: creating one (header, preallocation, fsync, rename, directory fsync) and
 //! reading a header's creation time for retention by age.
 
-use std::fs::{self, File, OpenOptions};
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::fs::File;
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-use super::dir::{sync_dir, FILE_MODE};
+use super::dir::sync_dir;
 use super::format::{segment_name, SegmentHeader, SEGMENT_HEADER_LEN};
+use super::fs;
 use crate::config::TimestampSource;
 use crate::error::Error;
 
@@ -18,10 +19,10 @@ pub(crate) fn create_segment(dir: &Path, first: u64, segment_bytes: u64, durable
     let created_ns = crate::clock::now(TimestampSource::Precise);
     let header = SegmentHeader { first_offset: first, created_ns, durable };
     let make = || -> std::io::Result<File> {
-        let f = OpenOptions::new().read(true).write(true).create(true).truncate(true).mode(FILE_MODE).open(&tmp)?;
-        f.write_all_at(&header.encode(), 0)?;
-        preallocate(&f, segment_bytes)?;
-        f.sync_all()?;
+        let f = fs::create_file(&tmp, true)?;
+        fs::write_at(&f, &header.encode(), 0)?;
+        fs::allocate(&f, segment_bytes)?;
+        fs::sync_data(&f)?;
         fs::rename(&tmp, &path)?;
         Ok(f)
     };
@@ -41,20 +42,4 @@ pub(crate) fn segment_created_ns(path: &Path) -> Result<u64, Error> {
         position: 0,
         reason: e.to_string(),
     })
-}
-
-/// Reserves `len` bytes for the file (so appends do not allocate blocks); files that cannot be
-/// preallocated (the filesystem does not support it) are extended instead.
-fn preallocate(f: &File, len: u64) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: fallocate on a file descriptor we own; no memory is passed.
-    let rc = unsafe { libc::fallocate(f.as_raw_fd(), 0, 0, len as libc::off_t) };
-    if rc == 0 {
-        return Ok(());
-    }
-    let e = std::io::Error::last_os_error();
-    if e.raw_os_error() == Some(libc::EOPNOTSUPP) {
-        return f.set_len(len);
-    }
-    Err(e)
 }

@@ -14,12 +14,12 @@
 //! earlier timestamps. Timestamps need not be monotonic for this to hold.
 #![deny(unsafe_code)]
 
-use std::fs::{File, OpenOptions};
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::fs::File;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use super::dir::FILE_MODE;
 use super::format::{decode_frame, segment_name, Frame, SEGMENT_HEADER_LEN};
+use super::fs;
 use super::shared::LogShared;
 use crate::error::Error;
 
@@ -100,21 +100,15 @@ impl IndexFile {
     /// Creates (truncating) the index of the segment at `first` with `entries`.
     pub(crate) fn create(dir: &Path, first: u64, entries: &[Entry]) -> Result<Self, Error> {
         let path = index_path(dir, first);
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(FILE_MODE)
-            .open(&path)
-            .map_err(|e| Error::io(format!("creating {}", path.display()), &e))?;
+        let file = fs::create_file(&path, true).map_err(|e| Error::io(format!("creating {}", path.display()), &e))?;
         let bytes = encode(entries);
-        file.write_all_at(&bytes, 0).map_err(|e| Error::io(format!("writing {}", path.display()), &e))?;
+        fs::write_at(&file, &bytes, 0).map_err(|e| Error::io(format!("writing {}", path.display()), &e))?;
         Ok(Self { file, len: bytes.len() as u64 })
     }
 
     /// Appends an entry. Failures are ignored: the index is a hint and is rebuilt when wrong.
     pub(crate) fn append(&mut self, entry: Entry) {
-        if self.file.write_all_at(&encode(&[entry]), self.len).is_ok() {
+        if fs::write_at(&self.file, &encode(&[entry]), self.len).is_ok() {
             self.len += ENTRY as u64;
         }
     }

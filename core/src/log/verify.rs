@@ -214,7 +214,7 @@ fn verify_partition(dir: &Path, partition: u32, max_frame: usize) -> PartitionCh
             let Some(e) = stop else { break };
             let (position, rest) = (end, &body[at..]);
             let resume = find_valid_frame(rest, position, max_frame);
-            if position < must_reach || resume.is_some() {
+            if position < must_reach {
                 let why = match resume {
                     Some(p) => format!("{e}; valid frames resume at offset {p}"),
                     None => format!("{e}, before the durable mark {must_reach}"),
@@ -228,8 +228,9 @@ fn verify_partition(dir: &Path, partition: u32, max_frame: usize) -> PartitionCh
                     None => break,
                 }
             }
-            // Past the durable mark with nothing valid after it: zeros (the end of the log) or
-            // a torn tail.
+            // Past the durable mark: zeros (the end of the log) or a torn tail, which may hold
+            // whole frames after the damage (writes not yet synced persist out of order);
+            // recovery cuts it off.
             if let Some(last) = last_nonzero(rest) {
                 check.torn_tail = Some((position, last as u64 + 1));
             }
