@@ -199,3 +199,36 @@ fn a_member_outliving_its_bus_cannot_commit_into_the_directory() {
     drop(other);
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+/// Members committing at the same moment from several threads all succeed, and the stored
+/// offsets never move backwards (each commit is written whole, one at a time).
+#[test]
+fn members_committing_at_once_all_succeed() {
+    let d = dir("concurrent");
+    let bus = Bus::open(&d).unwrap();
+    let t = bus.create_topic("t", config()).unwrap();
+    publish(&t, 0, 2000);
+    let g = t.group("g", Start::Earliest).unwrap();
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            let mut m = g.join();
+            s.spawn(move || {
+                for _ in 0..100 {
+                    m.poll_batch(7, Some(Duration::ZERO), |_| {}).unwrap();
+                    m.commit().unwrap();
+                }
+            });
+        }
+        s.spawn(|| {
+            let mut last = vec![0u64; 2];
+            for _ in 0..200 {
+                if let Some((_, offsets)) = t.committed_groups().unwrap().into_iter().find(|(n, _)| n == "g") {
+                    assert!(offsets.iter().zip(&last).all(|(o, l)| o >= l), "{offsets:?} after {last:?}");
+                    last = offsets;
+                }
+            }
+        });
+    });
+    drop(bus);
+    std::fs::remove_dir_all(&d).unwrap();
+}

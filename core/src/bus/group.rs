@@ -9,7 +9,7 @@ use super::stats::{ReaderCounters, ReaderKind, ReaderStats};
 use super::topic::TopicInner;
 use crate::config::{validate_name, Start};
 use crate::error::Error;
-use crate::log::offsets::{read_group_offsets, write_group_offsets};
+use crate::log::offsets::{group_offsets_path, read_group_offsets, write_group_offsets};
 use crate::log::reader::LogReader;
 use crate::ring::group::GroupCursor;
 use crate::ring::{GateKind, GateSpec, Joined};
@@ -31,6 +31,9 @@ pub(crate) struct GroupShared {
     pub(super) retired: AtomicU64,
     /// Numbers members, so each finds its own disk runs in the in-flight lists.
     next_member_id: AtomicU64,
+    /// Held through a commit: members committing at once would share the offsets file's
+    /// temporary name, and a commit computed earlier could replace one computed later.
+    commit_lock: Mutex<()>,
 }
 
 /// A partition's segment-file side of a group.
@@ -105,6 +108,7 @@ impl GroupShared {
         let Some(topic_dir) = self.topic.dir() else {
             return Err(Error::NotPersisted(format!("committing group {:?}", self.name)));
         };
+        let _one_at_a_time = self.commit_lock.lock();
         let released = self.topic.released.read();
         if *released {
             // The bus is gone and the directory may be another bus's by now.
@@ -202,6 +206,7 @@ impl Group {
             members: Mutex::new(Vec::new()),
             retired: AtomicU64::new(0),
             next_member_id: AtomicU64::new(0),
+            commit_lock: Mutex::new(()),
         };
         // On error, `shared` drops and leaves the rings joined so far.
         for (k, ring) in topic.parts.rings.iter().enumerate() {
@@ -211,14 +216,28 @@ impl Group {
                 (Start::Offset(o), _, Some(_)) => Some(o),
                 _ => None,
             };
-            match (at, topic.log(k as u32)) {
+            let joined = match (at, topic.log(k as u32)) {
                 (Some(at), Some(log)) if at < ring.earliest_hint() => {
-                    shared.disk[k].lock().feed = Some(LogReader::at(log.clone(), at)?);
+                    LogReader::at(log.clone(), at).map(|reader| shared.disk[k].lock().feed = Some(reader))
                 }
                 (at, _) => {
                     let from = at.map_or(start, Start::Offset);
-                    shared.reads_ring(k, join_ring(ring, k as u32, from, Some(shared.gate(k)))?);
+                    join_ring(ring, k as u32, from, Some(shared.gate(k))).map(|j| shared.reads_ring(k, j))
                 }
+            };
+            match (joined, &committed, topic.dir()) {
+                (Ok(()), _, _) => {}
+                // Offsets this group never could have committed: name the file they came from.
+                (Err(e @ (Error::OffsetBeyondEnd { .. } | Error::NotAnEventOffset { .. })), Some(_), Some(dir))
+                    if start == Start::Committed =>
+                {
+                    return Err(Error::CorruptLog {
+                        segment: group_offsets_path(dir, name).display().to_string(),
+                        position: at.unwrap_or(0),
+                        reason: format!("the committed offset is unusable: {e}"),
+                    });
+                }
+                (Err(e), _, _) => return Err(e),
             }
         }
         let shared = Arc::new(shared);
