@@ -116,9 +116,11 @@ pub enum Error {
         kind: std::io::ErrorKind,
     },
     /// A segment is damaged before the point where its data was known durable (or a sealed
-    /// segment is damaged anywhere): the partition is not opened, nothing is truncated.
+    /// segment is damaged anywhere): the partition is not opened, nothing is truncated. Also
+    /// a `topic.conf` or a group's offsets file that is unreadable or holds values ringbus
+    /// could not have written (`position` 0, or the offending offset).
     CorruptLog {
-        /// The segment file.
+        /// The segment file (or the configuration or offsets file).
         segment: String,
         /// Log position (offset) of the damage.
         position: u64,
@@ -186,9 +188,11 @@ impl fmt::Display for Error {
             Error::Evicted => f.write_str("reader was evicted for holding producers back"),
             Error::Locked { dir } => write!(f, "data directory {dir} is in use by another bus (its LOCK file is held)"),
             Error::Io { context, message, .. } => write!(f, "{context}: {message}"),
-            Error::CorruptLog { segment, position, reason } => {
+            Error::CorruptLog { segment, position, reason } if segment.ends_with(".seg") => {
                 write!(f, "corrupt log segment {segment} at offset {position}: {reason}")
             }
+            // topic.conf, a group's offsets file.
+            Error::CorruptLog { segment, reason, .. } => write!(f, "corrupt file {segment}: {reason}"),
             Error::Poisoned { partition, reason } => {
                 write!(f, "partition {partition} stopped accepting events after a failed write: {reason}")
             }

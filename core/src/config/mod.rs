@@ -212,7 +212,8 @@ impl TopicConfig {
 
     /// The largest unaligned event frame these settings allow.
     pub(crate) fn max_frame(&self) -> usize {
-        HEADER_LEN + crate::ring::frame::PRODUCER_LEN + self.max_key + self.max_payload
+        // Saturating: a hostile topic.conf may hold any max_payload; validate() refuses it.
+        (HEADER_LEN + crate::ring::frame::PRODUCER_LEN).saturating_add(self.max_key).saturating_add(self.max_payload)
     }
 
     /// Checks every setting; the error names the first one out of range.
@@ -226,6 +227,17 @@ impl TopicConfig {
         }
         if self.max_key > MAX_KEY_LEN {
             return bad("max_key", format!("{} bytes is above the frame format's limit of 65535", self.max_key));
+        }
+        let rings = u64::from(self.partitions) * self.capacity as u64;
+        if let Some(memory) = physical_memory().filter(|&m| rings > m) {
+            return bad(
+                "capacity",
+                format!(
+                    "{} partitions of {} bytes need {rings} bytes of rings, more than this machine's {memory} bytes \
+                     of memory",
+                    self.partitions, self.capacity
+                ),
+            );
         }
         let persisted = self.durability.is_persisted();
         if persisted && (self.segment_bytes < self.capacity as u64 + 64 || self.segment_bytes > 1 << 40) {
@@ -249,7 +261,7 @@ impl TopicConfig {
                 return bad("durability", format!("Async max_delay {max_delay:?} is not in (0, 1 hour]"));
             }
         }
-        if align(self.max_frame()) > self.capacity / 2 {
+        if self.max_frame() > self.capacity / 2 || align(self.max_frame()) > self.capacity / 2 {
             return bad(
                 "max_payload",
                 format!(
@@ -367,6 +379,13 @@ pub fn validate_name(name: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// This machine's memory in bytes (`MemTotal` of /proc/meminfo), if it can be read.
+fn physical_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kib: u64 = text.lines().find(|l| l.starts_with("MemTotal:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -393,3 +412,4 @@ mod tests {
         assert!(TopicConfig::new().capacity(1 << 20).max_payload(1000).validate().is_ok());
     }
 }
+

@@ -6,7 +6,7 @@ use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
-use super::dir::{replace_file, TOPIC_CONF};
+use super::dir::{check_entry, replace_file, TOPIC_CONF};
 use crate::config::keys::{config_key, format_ms};
 use crate::config::{Durability, TopicConfig};
 use crate::error::Error;
@@ -37,6 +37,7 @@ pub(crate) fn write_topic_conf(topic_dir: &Path, config: &TopicConfig) -> Result
 /// or a value is unreadable or the configuration it describes is invalid.
 pub(crate) fn read_topic_conf(topic_dir: &Path) -> Result<TopicConfig, Error> {
     let path = topic_dir.join(TOPIC_CONF);
+    check_entry(&path, false)?;
     let text = fs::read_to_string(&path).map_err(|e| Error::io(format!("reading {}", path.display()), &e))?;
     let corrupt = |reason: String| Error::CorruptLog { segment: path.display().to_string(), position: 0, reason };
     let mut entries: Vec<(String, String)> = Vec::new();

@@ -6,6 +6,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use super::fs;
+use super::fs::DIR_MODE;
 
 use crate::config::validate_name;
 use crate::error::Error;
@@ -49,7 +50,12 @@ impl DataDir {
         let mut names = Vec::new();
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if entry.path().join(TOPIC_CONF).is_file() && validate_name(&name).is_ok() {
+            if validate_name(&name).is_err() || name == "LOCK" {
+                continue;
+            }
+            // A topic directory, or a link posing as one: checked before anything in it is read.
+            if entry.path().join(TOPIC_CONF).exists() || entry.file_type().is_ok_and(|t| t.is_symlink()) {
+                check_entry(&entry.path(), true)?;
                 names.push(name);
             }
         }
@@ -113,4 +119,50 @@ pub(crate) fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     };
     write().map_err(|e| Error::io(format!("writing {}", path.display()), &e))?;
     sync_dir(dir)
+}
+
+/// Checks an entry of the data directory before ringbus reads it: a regular file (or, with
+/// `want_dir`, a directory) and not a symbolic link (ringbus follows none, so nothing outside
+/// the directory is read), owned by the owner of the directory that holds it, and not
+/// writable by every user. A directory written by someone else fails here with an error
+/// naming the entry.
+///
+/// # Errors
+/// [`Error::Io`] (kind `PermissionDenied` for an untrusted entry, `NotFound` when missing).
+pub(crate) fn check_entry(path: &Path, want_dir: bool) -> Result<(), Error> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let refuse = |why: String| {
+        Error::io(
+            format!("opening {}", path.display()),
+            &std::io::Error::new(std::io::ErrorKind::PermissionDenied, why),
+        )
+    };
+    let meta = std::fs::symlink_metadata(path).map_err(|e| Error::io(format!("opening {}", path.display()), &e))?;
+    let kind = meta.file_type();
+    if kind.is_symlink() {
+        return Err(refuse("it is a symbolic link, and ringbus follows none in its data directory".into()));
+    }
+    if want_dir && !kind.is_dir() {
+        return Err(refuse("it is not a directory".into()));
+    }
+    if !want_dir && !kind.is_file() {
+        return Err(refuse("it is not a regular file".into()));
+    }
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & 0o002 != 0 {
+        return Err(refuse(format!(
+            "every user may write it (mode {mode:04o}; ringbus creates {:04o}): restore it with chmod",
+            if want_dir { DIR_MODE } else { fs::FILE_MODE }
+        )));
+    }
+    if let Some(parent) = path.parent() {
+        let owner = std::fs::metadata(parent).map(|m| m.uid()).unwrap_or(meta.uid());
+        if meta.uid() != owner {
+            return Err(refuse(format!(
+                "it belongs to user {} while its directory belongs to user {owner}: someone else wrote it",
+                meta.uid()
+            )));
+        }
+    }
+    Ok(())
 }

@@ -5,7 +5,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::dir::{create_dir, replace_file};
+use super::dir::{check_entry, create_dir, replace_file};
 use crate::error::Error;
 
 /// The file holding group `group`'s committed offsets in a topic directory.
@@ -33,6 +33,10 @@ pub(crate) fn write_group_offsets(topic_dir: &Path, group: &str, offsets: &[u64]
 /// partition's line is missing or unreadable.
 pub(crate) fn read_group_offsets(topic_dir: &Path, group: &str, partitions: u32) -> Result<Option<Vec<u64>>, Error> {
     let path = group_offsets_path(topic_dir, group);
+    match check_entry(&path, false) {
+        Err(Error::Io { kind: std::io::ErrorKind::NotFound, .. }) => return Ok(None),
+        other => other?,
+    }
     let text = match fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),

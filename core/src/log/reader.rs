@@ -42,6 +42,10 @@ impl LogReader {
         if position < reader.log.written() {
             match reader.frame_here() {
                 Ok(_) => {}
+                // A segment's first offset always starts a frame: damage there is damage.
+                Err(e @ Error::CorruptLog { .. }) if reader.log.segments.read().binary_search(&position).is_ok() => {
+                    return Err(e)
+                }
                 Err(Error::CorruptLog { .. }) => return Err(Error::NotAnEventOffset { partition, offset: position }),
                 Err(e) => return Err(e),
             }

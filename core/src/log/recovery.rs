@@ -10,7 +10,7 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-use super::dir::create_dir;
+use super::dir::{check_entry, create_dir};
 use super::format::SEGMENT_HEADER_LEN;
 use super::format::{decode_frame, parse_segment_name, segment_name, Frame, FrameError, SegmentHeader};
 use super::fs;
@@ -96,6 +96,7 @@ pub(crate) fn last_nonzero(bytes: &[u8]) -> Option<usize> {
 /// checks its segments and finds the end of its log (see the module docs).
 pub(crate) fn recover_partition(dir: &Path, max_frame: usize, segment_bytes: u64) -> Result<Recovered, Error> {
     create_dir(dir)?;
+    check_entry(dir, true)?;
     let mut segments = Vec::new();
     let mut indexes = Vec::new();
     let entries = std::fs::read_dir(dir).map_err(|e| Error::io(format!("listing {}", dir.display()), &e))?;
@@ -103,8 +104,10 @@ pub(crate) fn recover_partition(dir: &Path, max_frame: usize, segment_bytes: u64
         let entry = entry.map_err(|e| Error::io(format!("listing {}", dir.display()), &e))?;
         let name = entry.file_name().to_string_lossy().into_owned();
         if let Some(first) = parse_segment_name(&name) {
+            check_entry(&entry.path(), false)?;
             segments.push(first);
         } else if let Some(first) = name.strip_suffix(".tix").and_then(|n| parse_segment_name(&format!("{n}.seg"))) {
+            check_entry(&entry.path(), false)?;
             indexes.push(first);
         } else if name.ends_with(".seg.tmp") {
             // A segment whose creation did not finish: it never held data.
