@@ -68,6 +68,11 @@ enum Command {
 enum BenchCommand {
     /// The IoT ingest pipeline with every knob, optionally beside peers (--peers).
     Iot(BenchArgs),
+    /// The IoT pipeline for a long time (default 30 minutes) on a persisted topic with
+    /// retention, committing groups and a reader that comes and goes; samples RSS, file
+    /// descriptors, disk and lag every 10 s (CSV and SVG plots) and fails on growth, a loss or
+    /// a wrong aggregate. scripts/soak.sh runs it.
+    Soak(iot::SoakArgs),
 }
 
 /// Payload encodings of a reading.
@@ -185,6 +190,7 @@ fn main() -> ExitCode {
             iot::demo(&args, a.keep)
         }
         Command::Bench(BenchCommand::Iot(args)) => iot::bench(&args),
+        Command::Bench(BenchCommand::Soak(args)) => iot::soak(&args),
         Command::Topics { dir } => inspect::topics(&dir),
         Command::Stats { dir, topic } => inspect::stats(&dir, topic.as_deref()),
         Command::Tail(args) => inspect::tail(&args),

@@ -10,7 +10,8 @@
 //! - one runner per system: `ringbus.rs`, `crossbeam.rs`, `redis.rs`, `nats.rs` (`net.rs`:
 //!   connecting to the servers);
 //! - `bench.rs`: `demo` and `bench iot`, the `System` enum that picks a runner, the table;
-//!   `charts.rs`: the report's results.json and SVG charts.
+//!   `charts.rs`: the report's results.json and SVG charts;
+//! - `soak.rs`: `bench soak`, the long run that watches memory, descriptors, disk and lag.
 
 mod aggregate;
 mod bench;
@@ -22,5 +23,7 @@ mod reading;
 mod redis;
 mod ringbus;
 mod run;
+mod soak;
 
 pub(crate) use bench::{bench, demo};
+pub(crate) use soak::{soak, SoakArgs};
