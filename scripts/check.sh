@@ -52,7 +52,7 @@ fi
 step "fuzzing: each target for ${FUZZ_SECONDS:-30} s (needs a nightly toolchain)"
 if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
   command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --version 0.13.2
-  for target in frame_decoder recovery ops_model; do
+  for target in frame_decoder recovery ops_model power_loss; do
     mkdir -p "fuzz/corpus/$target" "fuzz/seeds/$target"
     # A crash fails this step; its input lands in fuzz/artifacts/$target/: add it to
     # fuzz/regressions/$target/ so that cargo test replays it from then on.
@@ -69,6 +69,9 @@ if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
 else
   echo "SKIPPED: no nightly toolchain here (rustup toolchain list); cargo test replayed fuzz/regressions and a fixed sweep instead"
 fi
+
+step "power cuts on a real kernel (device-mapper flakey), where this machine has it"
+scripts/power-cut-dm.sh 5
 
 step "stress tests across real threads (release); a release build ignores RINGBUS_IO_FAULT"
 cargo test --release --locked -p ringbus --test stress_many_threads --test failed_writes_poison_the_partition

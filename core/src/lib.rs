@@ -101,5 +101,9 @@ pub struct ReadmeDoctests;
 #[cfg(not(loom))]
 #[doc(hidden)]
 pub mod fuzzing {
-    pub use crate::log::fuzz_entry::{decode_segment_bytes, recover_segment_file, run_ops};
+    #[cfg(feature = "power-loss")]
+    pub use crate::log::fuzz_entry::power_cut;
+    pub use crate::log::fuzz_entry::{
+        decode_segment_bytes, recover_segment_file, run_ops, INDEXES_REBUILT, SEGMENTS_RETIRED, TORN_TAILS_CUT,
+    };
 }

@@ -6,11 +6,14 @@
 //!
 //! `RINGBUS_CRASH_ROUNDS` sets the rounds (default 50); a soak is one variable away.
 
+mod common;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::Rng;
 use ringbus::{Bus, Durability, Record, Start, SubscribeOptions, TopicConfig};
 
 const CHILD_ENV: &str = "RINGBUS_CRASH_CHILD";
@@ -74,18 +77,6 @@ fn child(dir: &str, round: u32) -> ! {
         let _ = t.join();
     }
     std::process::exit(0)
-}
-
-/// A small xorshift generator seeded from the clock: random kill times, reported for replay.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
 }
 
 #[test]

@@ -33,10 +33,13 @@
 //! follows from it (the persister thread's timing may still differ).
 #![cfg(feature = "power-loss")]
 
+mod common;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use common::Rng;
 use ringbus::powerloss::Simulator;
 use ringbus::{Bus, Durability, Error, Record, Start, SubscribeOptions, TopicConfig};
 
@@ -47,21 +50,6 @@ const MAX_DELAY: Duration = Duration::from_millis(5);
 const SLACK: Duration = Duration::from_millis(250);
 /// Idempotent producers: one per partition of the `Sync` topic.
 const PRODUCER: u64 = 70;
-
-/// A small xorshift generator: every choice of a round follows from its seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 fn fnv(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use ringbus::{Bus, Record, Start, SubscribeOptions, TopicConfig};
 
+use super::aggregate::Agg;
 use super::aggregate::Aggregator;
 use super::run::{join_producers, produce, Progress, RunResult};
 use crate::inspect::durability_of;
@@ -43,34 +44,10 @@ pub(crate) fn run(args: &BenchArgs, dir: &std::path::Path) -> Result<RunResult, 
         let producers: Vec<_> = (0..args.producers)
             .map(|p| {
                 let topic = topic.clone();
-                s.spawn(move || {
-                    let mut publisher = topic.publisher()?;
-                    produce(p, args, progress, |batch| {
-                        let records: Vec<Record<'_>> = batch
-                            .iter()
-                            .map(|(sensor, payload)| Record::new(payload).key(keys[*sensor as usize].as_bytes()))
-                            .collect();
-                        publisher.publish_batch(&records)?;
-                        Ok(())
-                    })
-                })
+                s.spawn(move || publish_readings(&topic, p, args, keys, progress, |_| {}))
             })
             .collect();
-        let archiver = s.spawn(move || {
-            let mut agg = Aggregator::new(args.sensors);
-            loop {
-                let before = agg.events + agg.bad;
-                let result = archive.poll_batch(4096, Some(Duration::from_millis(50)), |e| {
-                    agg.take(e.payload, e.key.map_or(0, <[u8]>::len), args.format, progress.start);
-                });
-                progress.archived.fetch_add(agg.events + agg.bad - before, Ordering::Relaxed);
-                match result {
-                    Ok(_) => {}
-                    Err(ringbus::Error::Closed) => return Ok(agg.finish()),
-                    Err(e) => return Err(Failure::from(e)),
-                }
-            }
-        });
+        let archiver = s.spawn(move || archive_readings(&mut archive, args, progress));
         let workers: Vec<_> = members
             .into_iter()
             .map(|mut member| {
@@ -124,4 +101,46 @@ pub(crate) fn run(args: &BenchArgs, dir: &std::path::Path) -> Result<RunResult, 
     );
     bus.close();
     Ok(result)
+}
+
+/// Producer `p`'s loop (see `produce`): publishes each batch of readings keyed by sensor,
+/// calling `before_send` with the batch's size first (the soak paces itself there).
+pub(super) fn publish_readings(
+    topic: &ringbus::Topic,
+    p: u32,
+    args: &BenchArgs,
+    keys: &[String],
+    progress: &Progress,
+    mut before_send: impl FnMut(usize),
+) -> Result<Vec<Agg>, Failure> {
+    let mut publisher = topic.publisher()?;
+    produce(p, args, progress, |batch| {
+        before_send(batch.len());
+        let records: Vec<Record<'_>> =
+            batch.iter().map(|(sensor, payload)| Record::new(payload).key(keys[*sensor as usize].as_bytes())).collect();
+        publisher.publish_batch(&records)?;
+        Ok(())
+    })
+}
+
+/// The fanout archiver: aggregates every reading until the topic closes, counting them in
+/// `progress`.
+pub(super) fn archive_readings(
+    archive: &mut ringbus::Subscription,
+    args: &BenchArgs,
+    progress: &Progress,
+) -> Result<Aggregator, Failure> {
+    let mut agg = Aggregator::new(args.sensors);
+    loop {
+        let before = agg.events + agg.bad;
+        let result = archive.poll_batch(4096, Some(Duration::from_millis(50)), |e| {
+            agg.take(e.payload, e.key.map_or(0, <[u8]>::len), args.format, progress.start);
+        });
+        progress.archived.fetch_add(agg.events + agg.bad - before, Ordering::Relaxed);
+        match result {
+            Ok(_) => {}
+            Err(ringbus::Error::Closed) => return Ok(agg.finish()),
+            Err(e) => return Err(Failure::from(e)),
+        }
+    }
 }

@@ -14,11 +14,12 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use ringbus::{Bus, Durability, Record, SlowConsumerPolicy, Start, SubscribeOptions, TopicConfig};
+use ringbus::{Bus, Durability, SlowConsumerPolicy, Start, SubscribeOptions, TopicConfig};
 
 use super::aggregate::{check, Aggregator};
 use super::charts::line_chart;
-use super::run::{join_producers, produce, Progress};
+use super::ringbus::{archive_readings, publish_readings};
+use super::run::{join_producers, Progress};
 use crate::{BenchArgs, DurabilityArg, Failure, Format, Outcome};
 
 /// The soak's knobs.
@@ -145,35 +146,12 @@ pub(crate) fn soak(args: &SoakArgs) -> Outcome {
             .map(|p| {
                 let topic = topic.clone();
                 s.spawn(move || {
-                    let mut publisher = topic.publisher()?;
                     let mut pace = Pace::new(args.rate as f64 / f64::from(bench_ref.producers));
-                    produce(p, bench_ref, progress, |batch| {
-                        pace.wait(batch.len());
-                        let records: Vec<Record<'_>> = batch
-                            .iter()
-                            .map(|(sensor, payload)| Record::new(payload).key(keys[*sensor as usize].as_bytes()))
-                            .collect();
-                        publisher.publish_batch(&records)?;
-                        Ok(())
-                    })
+                    publish_readings(&topic, p, bench_ref, keys, progress, |n| pace.wait(n))
                 })
             })
             .collect();
-        let archiver = s.spawn(move || {
-            let mut agg = Aggregator::new(bench_ref.sensors);
-            loop {
-                let before = agg.events + agg.bad;
-                let result = archive.poll_batch(4096, Some(Duration::from_millis(50)), |e| {
-                    agg.take(e.payload, e.key.map_or(0, <[u8]>::len), Format::Binary, progress.start);
-                });
-                progress.archived.fetch_add(agg.events + agg.bad - before, Ordering::Relaxed);
-                match result {
-                    Ok(_) => {}
-                    Err(ringbus::Error::Closed) => return Ok(agg.finish()),
-                    Err(e) => return Err(Failure::from(e)),
-                }
-            }
-        });
+        let archiver = s.spawn(move || archive_readings(&mut archive, bench_ref, progress));
         let workers: Vec<_> = members
             .into_iter()
             .map(|mut member| {

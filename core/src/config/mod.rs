@@ -412,4 +412,3 @@ mod tests {
         assert!(TopicConfig::new().capacity(1 << 20).max_payload(1000).validate().is_ok());
     }
 }
-

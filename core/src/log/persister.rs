@@ -117,6 +117,7 @@ impl PartWriter {
             // The index is a hint; a left-over one is removed when the directory is opened.
             let _ = fs::remove_file(&timeindex::index_path(&self.log.dir, oldest));
             sync_dir(&self.log.dir)?;
+            super::fuzz_entry::reached(&super::fuzz_entry::SEGMENTS_RETIRED);
             crate::diag::info!(
                 "retention deleted {} (offsets {oldest} to {next}; by {})",
                 path.display(),
@@ -286,8 +287,8 @@ impl PartWriter {
     }
 }
 
-/// Starts the persister thread of topic `name`: one more gate on each of `parts`' rings, joined
-/// where recovery found each log's end (`recovered`, one per partition, with its shared state
+/// Applies retention once, then starts the persister thread of topic `name`: one more gate on
+/// each of `parts`' rings, joined where recovery found each log's end (`recovered`, one per partition, with its shared state
 /// in `logs`). It runs until the rings are closed and everything is durable (or every
 /// partition is poisoned).
 pub(crate) fn spawn(
@@ -298,12 +299,20 @@ pub(crate) fn spawn(
     recovered: Vec<Recovered>,
     io_choice: &IoChoice,
 ) -> Result<thread::JoinHandle<()>, Error> {
-    let writers: Vec<PartWriter> = recovered
+    let mut writers: Vec<PartWriter> = recovered
         .into_iter()
         .zip(logs)
         .enumerate()
         .map(|(p, (r, log))| PartWriter::new(&parts.rings[p], log.clone(), r, config.segment_bytes))
         .collect();
+    // What retention no longer keeps goes before the topic is handed out, so a reader that
+    // joins at once does not pin segments a directory reopened after a long pause should drop.
+    let now = Instant::now();
+    for w in &mut writers {
+        if let Err(e) = w.apply_retention(&config, now, true) {
+            *w.log.retention_error.lock() = Some(e.to_string());
+        }
+    }
     let io = io::instance(io_choice).map_err(|e| Error::io("setting up the persister's I/O", &e))?;
     thread::Builder::new()
         .name(format!("ringbus-persist-{name}"))

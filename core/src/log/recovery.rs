@@ -187,6 +187,7 @@ pub(crate) fn recover_partition(dir: &Path, max_frame: usize, segment_bytes: u64
         fs::write_at(&active, &zeros, SEGMENT_HEADER_LEN + (next - first))
             .and_then(|()| fs::sync_data(&active))
             .map_err(|e| Error::io(format!("cutting the torn tail of {}", path.display()), &e))?;
+        super::fuzz_entry::reached(&super::fuzz_entry::TORN_TAILS_CUT);
         let after = resumes.map_or(String::new(), |at| format!("; whole frames from offset {at} on were never synced"));
         crate::diag::warn!(
             "recovery cut a torn tail of {truncated} bytes at offset {next} off {} (a write a crash left \

@@ -157,6 +157,7 @@ pub(crate) fn load(dir: &Path, first: u64, end: u64, sealed: bool, max_frame: us
             return Ok(entries);
         }
     }
+    super::fuzz_entry::reached(&super::fuzz_entry::INDEXES_REBUILT);
     let path = dir.join(segment_name(first));
     let mut body = vec![0u8; (end - first) as usize];
     File::open(&path)

@@ -85,3 +85,21 @@ pub fn close_while_publishing(
     let acked = producer.join().unwrap();
     assert_eq!(got, acked, "{label}: the reader got exactly the acknowledged events");
 }
+
+/// A small xorshift generator for seeded, replayable tests.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next 64 random bits.
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number below `n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
