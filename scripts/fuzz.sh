@@ -32,6 +32,6 @@ printf '%-14s %12s %8s\n' target executions crashes
 printf '%s\n' "${rows[@]}"
 echo
 echo "== recovery's rare paths, replaying fuzz/corpus/recovery"
-RINGBUS_FUZZ_CORPUS=fuzz/corpus/recovery cargo test -q --locked -p ringbus --features power-loss \
+RINGBUS_FUZZ_CORPUS="$PWD/fuzz/corpus/recovery" cargo test -q --locked -p ringbus --features power-loss \
   --test fuzz_regressions recovery_inputs_reach_the_rare_paths -- --nocapture 2>&1 | grep -E '^recovery inputs|test result'
 exit "$failed"
