@@ -55,6 +55,8 @@ mod diag;
 #[cfg(not(loom))]
 mod error;
 #[cfg(not(loom))]
+mod follow;
+#[cfg(not(loom))]
 mod log;
 mod ring;
 #[cfg(all(feature = "power-loss", not(loom)))]
@@ -83,6 +85,10 @@ pub use config::{
 };
 #[cfg(not(loom))]
 pub use error::Error;
+#[cfg(not(loom))]
+pub use follow::{
+    group::FollowerMember, subscription::FollowerSubscription, FollowOptions, Follower, Owner, Visibility,
+};
 #[cfg(not(loom))]
 pub use log::io::IoChoice;
 #[cfg(not(loom))]

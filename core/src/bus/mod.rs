@@ -174,6 +174,9 @@ impl Bus {
             }
             let topic = Topic { inner: Arc::new(TopicInner::new(name.to_owned(), config)) };
             topics.insert(name.to_owned(), topic.clone());
+            if let Some(data) = &self.data {
+                data.dir.note_memory_topic(name);
+            }
             return Ok(topic);
         }
         let Some(data) = &self.data else {

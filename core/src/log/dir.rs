@@ -10,6 +10,7 @@ use super::fs::DIR_MODE;
 
 use crate::config::validate_name;
 use crate::error::Error;
+use crate::sync::Mutex;
 
 /// The configuration file's name in a topic directory: a directory of the data directory
 /// that holds one is a persisted topic (`conf.rs` reads and writes it).
@@ -20,8 +21,13 @@ pub(crate) const TOPIC_CONF: &str = "topic.conf";
 pub(crate) struct DataDir {
     pub(crate) path: PathBuf,
     /// Held open: the flock lives as long as this file.
-    _lock: File,
+    lock: File,
+    /// Names of the memory-only topics of the bus, which `LOCK` lists for followers.
+    memory_topics: Mutex<Vec<String>>,
 }
+
+/// The line that ends what `LOCK` says (older, longer contents may follow it).
+pub(crate) const LOCK_END: &str = "end";
 
 impl DataDir {
     /// Creates `path` if needed and takes its lock.
@@ -40,7 +46,32 @@ impl DataDir {
                 Error::io(format!("locking {}", lock_path.display()), &e)
             }
         })?;
-        Ok(Self { path: path.to_owned(), _lock: lock })
+        let dir = Self { path: path.to_owned(), lock, memory_topics: Mutex::new(Vec::new()) };
+        dir.describe(&[]);
+        Ok(dir)
+    }
+
+    /// Notes in `LOCK` that topic `name` lives in this process's memory only, so a follower
+    /// that asks for it is told so rather than waiting for its files.
+    pub(crate) fn note_memory_topic(&self, name: &str) {
+        let mut names = self.memory_topics.lock();
+        names.push(name.to_owned());
+        self.describe(&names);
+    }
+
+    /// Writes `LOCK`'s contents: `pid <owner>`, a `memory <topic>` line per memory-only topic,
+    /// `end`. Followers read it (FORMAT.md: the lock file); it is never fsynced, since it
+    /// describes a running process.
+    fn describe(&self, memory_topics: &[String]) {
+        let mut text = format!("pid {}\n", std::process::id());
+        for name in memory_topics {
+            text.push_str(&format!("memory {name}\n"));
+        }
+        text.push_str(LOCK_END);
+        text.push('\n');
+        if let Err(e) = fs::write_at(&self.lock, text.as_bytes(), 0) {
+            crate::diag::warn!("{}: could not describe this bus in LOCK for followers: {e}", self.path.display());
+        }
     }
 
     /// Names of the topics persisted here (directories with a `topic.conf`), sorted.
@@ -88,13 +119,30 @@ pub(crate) fn create_new_dir(path: &Path) -> Result<(), Error> {
 
 /// `flock(LOCK_EX | LOCK_NB)`: fails with `WouldBlock` if another open file description holds it.
 fn lock_exclusive(file: &File) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: flock on a file descriptor we own; no memory is passed.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc == 0 {
+    if try_lock(file, libc::LOCK_EX)? {
         Ok(())
     } else {
-        Err(std::io::Error::last_os_error())
+        Err(std::io::Error::from(std::io::ErrorKind::WouldBlock))
+    }
+}
+
+/// `flock(how | LOCK_NB)` (`how`: `LOCK_EX` or `LOCK_SH`): whether it was taken (false:
+/// another open file description holds a conflicting lock). The kernel releases it when the
+/// file is closed or the process dies.
+pub(crate) fn try_lock(file: &File, how: libc::c_int) -> std::io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    loop {
+        // SAFETY: flock on a file descriptor we own; no memory is passed.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), how | libc::LOCK_NB) };
+        if rc == 0 {
+            return Ok(true);
+        }
+        let e = std::io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EWOULDBLOCK) => return Ok(false),
+            Some(libc::EINTR) => continue,
+            _ => return Err(e),
+        }
     }
 }
 

@@ -132,28 +132,38 @@ pub(crate) fn build(body: &[u8], first: u64, end: u64, max_frame: usize) -> (Vec
     (entries, b)
 }
 
+/// The entries of segment `first`'s index file, if it exists and every entry checks (CRC,
+/// contiguous from `first`); read-only. They may still reach past what the segment holds now
+/// (the caller checks that against the data).
+pub(crate) fn read_entries(dir: &Path, first: u64) -> Option<Vec<Entry>> {
+    let bytes = std::fs::read(index_path(dir, first)).ok()?;
+    if bytes.len() % ENTRY != 0 {
+        return None;
+    }
+    let checked =
+        bytes.chunks_exact(ENTRY).all(|c| crc32c::crc32c(&c[..24]).to_le_bytes() == c[24..28] && c[28..32] == [0; 4]);
+    let entries: Vec<Entry> = bytes
+        .chunks_exact(ENTRY)
+        .map(|c| Entry {
+            start: u64::from_le_bytes(c[0..8].try_into().expect("8 bytes")),
+            end: u64::from_le_bytes(c[8..16].try_into().expect("8 bytes")),
+            max_ts: u64::from_le_bytes(c[16..24].try_into().expect("8 bytes")),
+        })
+        .collect();
+    let contiguous = entries.first().map_or(true, |e| e.start == first)
+        && entries.windows(2).all(|w| w[0].end == w[1].start)
+        && entries.iter().all(|e| e.start < e.end);
+    (checked && contiguous).then_some(entries)
+}
+
 /// The entries of the segment `first .. end` (`sealed`: `end` is its last frame's end), from
 /// its index file, or rebuilt from the segment (and the file rewritten) when the file is
 /// missing or does not describe the segment.
 pub(crate) fn load(dir: &Path, first: u64, end: u64, sealed: bool, max_frame: usize) -> Result<Vec<Entry>, Error> {
-    if let Ok(bytes) = std::fs::read(index_path(dir, first)) {
-        let checked = bytes
-            .chunks_exact(ENTRY)
-            .all(|c| crc32c::crc32c(&c[..24]).to_le_bytes() == c[24..28] && c[28..32] == [0; 4]);
-        let entries: Vec<Entry> = bytes
-            .chunks_exact(ENTRY)
-            .map(|c| Entry {
-                start: u64::from_le_bytes(c[0..8].try_into().expect("8 bytes")),
-                end: u64::from_le_bytes(c[8..16].try_into().expect("8 bytes")),
-                max_ts: u64::from_le_bytes(c[16..24].try_into().expect("8 bytes")),
-            })
-            .collect();
-        let contiguous = checked
-            && entries.first().map_or(true, |e| e.start == first)
-            && entries.windows(2).all(|w| w[0].end == w[1].start)
-            && entries.iter().all(|e| e.start < e.end && e.end <= end);
+    if let Some(entries) = read_entries(dir, first) {
+        let inside = entries.iter().all(|e| e.end <= end);
         let complete = !sealed || entries.last().map_or(first, |e| e.end) == end;
-        if bytes.len() % ENTRY == 0 && contiguous && complete {
+        if inside && complete {
             return Ok(entries);
         }
     }

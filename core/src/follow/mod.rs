@@ -1,0 +1,263 @@
+//! Followers: readers of a data directory that another process owns.
+//!
+//! A [`Follower`] reads the owner's segment files and nothing else the owner holds: it takes
+//! no lock the owner needs, writes nothing the owner reads, and never holds the owner back
+//! (retention may delete what a follower has not read: it then gets
+//! [`Error::OffsetTrimmed`]). It opens every file read-only and follows no symbolic link.
+//! Named followers ([`FollowOptions::name`]) and follower groups ([`Follower::join_group`])
+//! keep their own offsets and lock files under `DIR/<topic>/followers/`, which needs write
+//! access to the topic directory; an anonymous follower needs only read access (FORMAT.md:
+//! followers).
+//!
+//! - `walker.rs`: one partition's segment files, frame by frame, as the owner writes them
+//! - `watch.rs`: inotify, so an idle follower sleeps and a busy one wakes at once
+//! - `subscription.rs`: [`FollowerSubscription`], every event of the chosen partitions
+//! - `group.rs`: [`FollowerMember`], a group of follower processes sharing the partitions
+
+pub(crate) mod group;
+pub(crate) mod subscription;
+pub(crate) mod walker;
+pub(crate) mod watch;
+
+use std::path::{Path, PathBuf};
+
+use crate::config::{validate_name, Start, TopicConfig};
+use crate::error::Error;
+use crate::log::conf::read_topic_conf;
+use crate::log::dir::{check_entry, LOCK_END, TOPIC_CONF};
+use group::FollowerMember;
+use subscription::FollowerSubscription;
+pub use walker::Visibility;
+
+/// A read-only view of a data directory that another process (the owner, a
+/// [`Bus::open`](crate::Bus::open)) may have open, now or later.
+///
+/// ```
+/// # let dir = std::env::temp_dir().join(format!("ringbus-doc-follow-{}", std::process::id()));
+/// # let _ = std::fs::remove_dir_all(&dir);
+/// use std::time::Duration;
+/// use ringbus::{Bus, Durability, FollowOptions, Follower, Record, Start, TopicConfig};
+///
+/// // The owner: usually another process.
+/// let bus = Bus::open(&dir)?;
+/// let config = TopicConfig::new().capacity(1 << 20).durability(Durability::Sync);
+/// bus.create_topic("readings", config)?.publisher()?.publish(Record::new(b"21.5"))?;
+///
+/// // A follower: needs no lock, holds nothing back.
+/// let follower = Follower::open(&dir)?;
+/// assert_eq!(follower.topic_names()?, ["readings"]);
+/// let mut sub = follower.subscribe("readings", FollowOptions::new().start(Start::Earliest))?;
+/// let event = sub.poll(Some(Duration::from_secs(5)))?.expect("the event");
+/// assert_eq!(event.payload, b"21.5");
+/// # drop(sub); drop(bus);
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// # Ok::<(), ringbus::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Follower {
+    dir: PathBuf,
+}
+
+/// How a follower subscription reads: where it starts, which partitions, which frames, and
+/// whether it keeps its offsets under a name.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FollowOptions {
+    /// Where to start (default [`Start::Latest`]). Every [`Start`] is accepted;
+    /// [`Start::Committed`] needs a [`name`](Self::name). On a topic that does not exist yet,
+    /// `Latest` reads from its first event (everything is published after the follower came).
+    pub start: Start,
+    /// Partitions to read (default: all).
+    pub partitions: Option<Vec<u32>>,
+    /// Which frames are delivered (default [`Visibility::Written`]).
+    pub visibility: Visibility,
+    /// A durable name: [`FollowerSubscription::commit`] stores the positions in
+    /// `DIR/<topic>/followers/<name>.offsets` and `Start::Committed` resumes there. One process
+    /// at a time uses a name (`<name>.lock`).
+    pub name: Option<String>,
+}
+
+impl FollowOptions {
+    /// The defaults: all partitions, from the latest, every written frame, no name.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the start.
+    pub fn start(mut self, start: Start) -> Self {
+        self.start = start;
+        self
+    }
+
+    /// Reads only these partitions.
+    pub fn partitions(mut self, partitions: impl Into<Vec<u32>>) -> Self {
+        self.partitions = Some(partitions.into());
+        self
+    }
+
+    /// Sets which frames are delivered.
+    pub fn visibility(mut self, visibility: Visibility) -> Self {
+        self.visibility = visibility;
+        self
+    }
+
+    /// Makes the subscription durable under `name` (topic name rules).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+}
+
+/// What the owner's `LOCK` file says about the process that has the directory open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Owner {
+    /// The owner's process id.
+    pub pid: u32,
+    /// Its memory-only topics: they have no files, so no follower can read them.
+    pub memory_topics: Vec<String>,
+}
+
+impl Follower {
+    /// A follower of the data directory `dir`. The directory need not exist yet: subscriptions
+    /// then wait for the owner to create it and the topic. Opens nothing for writing and takes
+    /// no lock.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when `dir` exists but is not a directory.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Self, Error> {
+        let dir = dir.as_ref().to_owned();
+        match std::fs::metadata(&dir) {
+            Ok(meta) if !meta.is_dir() => Err(Error::io(
+                format!("opening {}", dir.display()),
+                &std::io::Error::new(std::io::ErrorKind::InvalidInput, "it is not a directory"),
+            )),
+            _ => Ok(Self { dir }),
+        }
+    }
+
+    /// The data directory.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The persisted topics in the directory now (directories with a `topic.conf`), sorted.
+    ///
+    /// # Errors
+    /// [`Error::Io`].
+    pub fn topic_names(&self) -> Result<Vec<String>, Error> {
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io(format!("listing {}", self.dir.display()), &e)),
+        };
+        let mut names: Vec<String> = entries
+            .flatten()
+            .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+            .filter(|n| validate_name(n).is_ok() && self.dir.join(n).join(TOPIC_CONF).is_file())
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// Topic `topic`'s configuration, or `None` while it has no `topic.conf`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidName`], [`Error::CorruptLog`] (a damaged `topic.conf`), [`Error::Io`].
+    pub fn topic_config(&self, topic: &str) -> Result<Option<TopicConfig>, Error> {
+        validate_name(topic)?;
+        let topic_dir = self.dir.join(topic);
+        match check_entry(&topic_dir.join(TOPIC_CONF), false) {
+            Err(Error::Io { kind: std::io::ErrorKind::NotFound, .. }) => return Ok(None),
+            other => other?,
+        }
+        check_dir(&topic_dir)?;
+        read_topic_conf(&topic_dir).map(Some)
+    }
+
+    /// The process that has the directory open now, if any (its `LOCK` is held).
+    pub fn owner(&self) -> Option<Owner> {
+        let lock = self.dir.join("LOCK");
+        let inode = std::os::unix::fs::MetadataExt::ino(&std::fs::symlink_metadata(&lock).ok()?);
+        let locks = std::fs::read_to_string("/proc/locks").ok()?;
+        // "1: FLOCK  ADVISORY  WRITE 4242 fd:01:1234 0 EOF": the holder and the file's inode.
+        let pid = locks.lines().find_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let held = fields.get(1) == Some(&"FLOCK") && fields.get(3) == Some(&"WRITE");
+            let ino = fields.get(5)?.rsplit(':').next()?.parse::<u64>().ok()?;
+            (held && ino == inode).then(|| fields.get(4)?.parse::<u32>().ok()).flatten()
+        })?;
+        let text = std::fs::read_to_string(&lock).unwrap_or_default();
+        let mut memory_topics = Vec::new();
+        for line in text.lines().take_while(|l| *l != LOCK_END) {
+            if let Some(name) = line.strip_prefix("memory ") {
+                memory_topics.push(name.to_owned());
+            }
+        }
+        Some(Owner { pid, memory_topics })
+    }
+
+    /// Follows topic `topic` (see [`FollowerSubscription`]). A topic that does not exist yet
+    /// is waited for.
+    ///
+    /// # Errors
+    /// [`Error::InvalidName`]; [`Error::NotPersisted`] when the owner has `topic` in memory
+    /// only; [`Error::InvalidConfig`] (`Start::Committed` without a name);
+    /// [`Error::NoSuchPartition`]; [`Error::Locked`] (another process uses the name);
+    /// [`Error::OffsetTrimmed`], [`Error::OffsetBeyondEnd`], [`Error::NotAnEventOffset`] for a
+    /// `Start::Offset`; [`Error::CorruptLog`], [`Error::Io`].
+    pub fn subscribe(&self, topic: &str, options: FollowOptions) -> Result<FollowerSubscription, Error> {
+        validate_name(topic)?;
+        self.refuse_memory_topic(topic)?;
+        FollowerSubscription::new(self.dir.join(topic), topic, options)
+    }
+
+    /// Joins follower group `group` of topic `topic`: the group's members, in any processes,
+    /// share the topic's partitions (see [`FollowerMember`]). `start` applies to partitions
+    /// the group never committed ([`Start::Earliest`] or [`Start::Latest`]; `Committed` means
+    /// `Earliest` there).
+    ///
+    /// # Errors
+    /// [`Error::InvalidName`], [`Error::NotPersisted`], [`Error::InvalidConfig`] (a start that
+    /// names an offset or a time), [`Error::Io`].
+    pub fn join_group(&self, topic: &str, group: &str, start: Start) -> Result<FollowerMember, Error> {
+        validate_name(topic)?;
+        validate_name(group)?;
+        self.refuse_memory_topic(topic)?;
+        FollowerMember::join(self.dir.join(topic), topic, group, start)
+    }
+
+    fn refuse_memory_topic(&self, topic: &str) -> Result<(), Error> {
+        if self.dir.join(topic).join(TOPIC_CONF).exists() {
+            return Ok(());
+        }
+        match self.owner() {
+            Some(owner) if owner.memory_topics.iter().any(|t| t == topic) => Err(Error::NotPersisted(format!(
+                "following topic {topic:?} (process {} keeps it in memory only, with no files to read)",
+                owner.pid
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Checks a directory a follower reads: a directory, not a symbolic link.
+fn check_dir(dir: &Path) -> Result<(), Error> {
+    let meta = std::fs::symlink_metadata(dir).map_err(|e| Error::io(format!("opening {}", dir.display()), &e))?;
+    if !meta.is_dir() {
+        let why = if meta.file_type().is_symlink() {
+            "it is a symbolic link, and ringbus follows none in its data directory"
+        } else {
+            "it is not a directory"
+        };
+        return Err(Error::io(
+            format!("opening {}", dir.display()),
+            &std::io::Error::new(std::io::ErrorKind::PermissionDenied, why),
+        ));
+    }
+    Ok(())
+}
+
+/// Where follower offsets and locks live in a topic directory.
+pub(crate) fn followers_dir(topic_dir: &Path) -> PathBuf {
+    topic_dir.join("followers")
+}
