@@ -125,9 +125,11 @@ impl FollowerMember {
         let mut live = vec![self.name.clone()];
         for entry in entries.flatten() {
             let file_name = entry.file_name().to_string_lossy().into_owned();
-            if file_name.ends_with(".member.tmp") && !file_name.starts_with(&self.name) {
-                // A member that died while joining.
-                if File::open(entry.path()).is_ok_and(|f| try_lock(&f, libc::LOCK_SH).unwrap_or(false)) {
+            if let Some(joining) = file_name.strip_suffix(".member.tmp") {
+                // A member that died while joining (its name starts with its process id; a
+                // live one is between creating and renaming the file).
+                let pid = joining.split('-').next().and_then(|p| p.parse::<u32>().ok());
+                if pid.is_some_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists()) {
                     let _ = fs::remove_file(&entry.path());
                 }
                 continue;
