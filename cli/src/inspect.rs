@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use ringbus::{Bus, Durability, Record, Start, SubscribeOptions, Topic, TopicConfig};
+use ringbus::{Bus, Durability, FollowOptions, Follower, Record, Start, SubscribeOptions, Topic, TopicConfig};
 
 use crate::time::{format_time, parse_time};
 use crate::{DurabilityArg, Failure, Outcome};
@@ -24,10 +24,38 @@ fn existing_dir(dir: &Path) -> Result<(), Failure> {
     }
 }
 
-/// Opens a bus on an existing data directory.
-fn open(dir: &Path) -> Result<Bus, Failure> {
+/// A data directory as the reading commands see it: opened as a bus, or, while another
+/// process has it open, followed (read-only, nothing held).
+enum Opened {
+    Bus(Bus),
+    Live(Follower, u32),
+}
+
+/// Opens an existing data directory, or follows it if a bus in another process has it open.
+fn open_or_follow(dir: &Path) -> Result<Opened, Failure> {
     existing_dir(dir)?;
-    Ok(Bus::open(dir)?)
+    match Bus::open(dir) {
+        Ok(bus) => Ok(Opened::Bus(bus)),
+        Err(ringbus::Error::Locked { .. }) => {
+            let follower = Follower::open(dir)?;
+            let pid = follower.owner().map_or(0, |o| o.pid);
+            Ok(Opened::Live(follower, pid))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The configuration of topic `name` in a followed directory, or an error naming the topics
+/// there are.
+fn followed_topic(follower: &Follower, name: &str) -> Result<TopicConfig, Failure> {
+    follower.topic_config(name)?.ok_or_else(|| {
+        let names = follower.topic_names().unwrap_or_default();
+        Failure::new(format!(
+            "no topic '{name}' in {} (topics: {})",
+            follower.path().display(),
+            if names.is_empty() { "none".to_owned() } else { names.join(", ") }
+        ))
+    })
 }
 
 /// The topic `name` of `bus`, or an error naming the topics there are.
@@ -53,7 +81,24 @@ fn durability_text(d: &Durability) -> String {
 
 /// `ringbus topics DIR`.
 pub fn topics(dir: &Path) -> Outcome {
-    let bus = open(dir)?;
+    let bus = match open_or_follow(dir)? {
+        Opened::Bus(bus) => bus,
+        Opened::Live(follower, _) => {
+            let mut out = std::io::stdout().lock();
+            for name in follower.topic_names()? {
+                let config = followed_topic(&follower, &name)?;
+                let parts = follower.partitions(&name)?;
+                let bytes: u64 = parts.iter().map(|p| p.next_offset - p.earliest_offset).sum();
+                writeln!(
+                    out,
+                    "{name}\t{} partitions\t{}\t{bytes} bytes",
+                    config.partitions,
+                    durability_text(&config.durability)
+                )?;
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
     let mut out = std::io::stdout().lock();
     for name in bus.topic_names() {
         let t = topic(&bus, dir, &name)?;
@@ -71,7 +116,10 @@ pub fn topics(dir: &Path) -> Outcome {
 
 /// `ringbus stats DIR [TOPIC]`.
 pub fn stats(dir: &Path, only: Option<&str>) -> Outcome {
-    let bus = open(dir)?;
+    let bus = match open_or_follow(dir)? {
+        Opened::Bus(bus) => bus,
+        Opened::Live(follower, pid) => return live_stats(&follower, pid, only),
+    };
     let names = match only {
         Some(name) => vec![topic(&bus, dir, name)?.name().to_owned()],
         None => bus.topic_names(),
@@ -113,6 +161,61 @@ pub fn stats(dir: &Path, only: Option<&str>) -> Outcome {
         for (group, committed) in groups {
             let lag: Vec<u64> =
                 stats.partitions.iter().zip(&committed).map(|(p, &c)| p.next_offset.saturating_sub(c)).collect();
+            writeln!(
+                out,
+                "  group {group}: committed {:?}, lag {} bytes ({:?} per partition)",
+                committed,
+                lag.iter().sum::<u64>(),
+                lag
+            )?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ringbus stats` on a directory another process has open: what its files say.
+fn live_stats(follower: &Follower, pid: u32, only: Option<&str>) -> Outcome {
+    let names = match only {
+        Some(name) => {
+            followed_topic(follower, name)?;
+            vec![name.to_owned()]
+        }
+        None => follower.topic_names()?,
+    };
+    let mut out = std::io::stdout().lock();
+    for name in names {
+        let c = followed_topic(follower, &name)?;
+        writeln!(out, "topic {name}")?;
+        writeln!(out, "  partitions      {}", c.partitions)?;
+        writeln!(out, "  durability      {}", durability_text(&c.durability))?;
+        writeln!(out, "  segment bytes   {}", c.segment_bytes)?;
+        writeln!(
+            out,
+            "  retention       {}; {}",
+            c.retention_bytes.map_or("no byte limit".into(), |b| format!("{b} bytes per partition")),
+            c.retention_age.map_or("no age limit".into(), |a| format!("{} s", a.as_secs()))
+        )?;
+        writeln!(out, "  owner           process {pid} has it open (figures read from its files)")?;
+        writeln!(out, "  partition      earliest          next       durable  segments     log bytes")?;
+        let parts = follower.partitions(&name)?;
+        for p in &parts {
+            writeln!(
+                out,
+                "  {:>9} {:>13} {:>13} {:>13} {:>9} {:>13}",
+                p.partition,
+                p.earliest_offset,
+                p.next_offset,
+                p.durable_offset,
+                p.segments,
+                p.next_offset - p.earliest_offset
+            )?;
+        }
+        let groups = follower.committed_groups(&name)?;
+        if groups.is_empty() {
+            writeln!(out, "  groups          none committed")?;
+        }
+        for (group, committed) in groups {
+            let lag: Vec<u64> = parts.iter().zip(&committed).map(|(p, &c)| p.next_offset.saturating_sub(c)).collect();
             writeln!(
                 out,
                 "  group {group}: committed {:?}, lag {} bytes ({:?} per partition)",
@@ -179,7 +282,10 @@ fn start_of(text: &str) -> Result<Start, Failure> {
 
 /// `ringbus tail`.
 pub fn tail(args: &TailArgs) -> Outcome {
-    let bus = open(&args.dir)?;
+    let bus = match open_or_follow(&args.dir)? {
+        Opened::Bus(bus) => bus,
+        Opened::Live(follower, _) => return live_tail(args, &follower),
+    };
     let t = topic(&bus, &args.dir, &args.topic)?;
     if let Some(p) = args.partition {
         if p >= t.partitions() {
@@ -254,6 +360,85 @@ pub fn tail(args: &TailArgs) -> Outcome {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `ringbus tail` on a directory another process has open: a follower. `--group` joins the
+/// follower group of that name (follower groups are separate from the owner's groups).
+fn live_tail(args: &TailArgs, follower: &Follower) -> Outcome {
+    let config = followed_topic(follower, &args.topic)?;
+    if let Some(p) = args.partition {
+        if p >= config.partitions {
+            return Err(Failure::new(format!(
+                "--partition {p}: topic '{}' has {} partitions",
+                args.topic, config.partitions
+            )));
+        }
+    }
+    // Without --follow: stop at the end the files have now.
+    let ends: Vec<u64> = follower.partitions(&args.topic)?.iter().map(|p| p.next_offset).collect();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let wait = Some(Duration::from_millis(200));
+    if let Some(group) = &args.group {
+        if args.partition.is_some() {
+            return Err(Failure::new(
+                "--partition and --group: a group member reads the partitions the group gives it",
+            ));
+        }
+        let mut member = follower.join_group(&args.topic, group, Start::Earliest)?;
+        loop {
+            let mut failed = Ok(());
+            let n = member.poll_batch(1024, wait, |e| {
+                if failed.is_ok() {
+                    failed = print_event(&mut out, args.format, &e);
+                }
+            })?;
+            failed?;
+            out.flush()?;
+            member.commit()?;
+            if n == 0 && !args.follow && member.positions().iter().all(|&(p, at)| at >= ends[p as usize]) {
+                break;
+            }
+        }
+        out.flush()?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let start = match &args.from {
+        Some(from) => start_of(from)?,
+        None => Start::Earliest,
+    };
+    let mut options = FollowOptions::new().start(start);
+    if let Some(p) = args.partition {
+        options = options.partitions(vec![p]);
+    } else if matches!(start, Start::Offset(_)) && config.partitions > 1 {
+        return Err(Failure::new(format!(
+            "--from OFFSET needs --partition: topic '{}' has {} partitions",
+            args.topic, config.partitions
+        )));
+    }
+    let mut sub = follower.subscribe(&args.topic, options)?;
+    loop {
+        let mut failed = Ok(());
+        let n = match sub.poll_batch(1024, wait, |e| {
+            if failed.is_ok() {
+                failed = print_event(&mut out, args.format, &e);
+            }
+        }) {
+            Ok(n) => n,
+            Err(e @ ringbus::Error::OffsetTrimmed { .. }) => {
+                // Retention deleted events before they were printed: say so, go on.
+                eprintln!("ringbus tail: {e}");
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        failed?;
+        out.flush()?;
+        if n == 0 && !args.follow && sub.positions().iter().all(|&(p, at)| at >= ends[p as usize]) {
+            break;
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
 fn print_event(out: &mut impl Write, format: TailFormat, e: &ringbus::EventRef<'_>) -> Result<(), Failure> {
     match format {
         TailFormat::Raw => {
@@ -303,6 +488,13 @@ pub fn verify(dir: &Path) -> Outcome {
     existing_dir(dir)?;
     let report = ringbus::verify_data_dir(dir)?;
     let mut out = std::io::stdout().lock();
+    if let Some(pid) = report.live_owner {
+        writeln!(
+            out,
+            "live: process {pid} has {} open; active segments checked up to what it has written",
+            dir.display()
+        )?;
+    }
     for t in &report.topics {
         let events: u64 = t.partitions.iter().map(|p| p.events).sum();
         let segments: usize = t.partitions.iter().map(|p| p.segments).sum();

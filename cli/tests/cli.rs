@@ -1,5 +1,5 @@
 //! The `ringbus` binary against real data directories: every command, its output, and the bad
-//! inputs (missing or locked directories, unknown topics, damaged segments, bad flags), which
+//! inputs (missing directories, a directory another process writes, unknown topics, damaged segments, bad flags), which
 //! must end in one line on stderr and a non-zero exit, never a panic.
 
 use std::io::Write;
@@ -184,12 +184,12 @@ fn bad_inputs_fail_in_one_line() {
 }
 
 #[test]
-fn a_directory_in_use_is_refused() {
-    let dir = scratch("locked");
+fn a_live_directory_is_read_while_its_owner_publishes() {
+    let dir = scratch("live");
     let data = dir.join("data");
     let d = dir_str(&data);
-    assert!(publish(&[d, "t"], "x\n").status.success());
-    // A publish that waits on stdin holds the directory open.
+    assert!(publish(&[d, "t"], "first\n").status.success());
+    // A publish that waits on stdin holds the directory open: it is the owner.
     let mut holder = ringbus()
         .args(["publish", d, "t"])
         .stdin(Stdio::piped())
@@ -198,15 +198,40 @@ fn a_directory_in_use_is_refused() {
         .spawn()
         .unwrap();
     let mut stdin = holder.stdin.take().unwrap();
-    stdin.write_all(b"held\n").unwrap();
-    stdin.flush().unwrap();
-    // Its offset line says it has the directory open.
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(holder.stdout.as_mut().unwrap()), &mut line).unwrap();
-    assert!(line.trim().parse::<u64>().is_ok(), "{line}");
-    for args in [&["topics", d][..], &["stats", d], &["tail", d, "t"], &["verify", d]] {
-        assert_clean_failure(&run(args), "in use by another bus");
-    }
+    let mut offsets = std::io::BufReader::new(holder.stdout.take().unwrap());
+    let mut send = |text: &str| {
+        stdin.write_all(text.as_bytes()).unwrap();
+        stdin.flush().unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut offsets, &mut line).unwrap();
+        assert!(line.trim().parse::<u64>().is_ok(), "{line}");
+    };
+    send("second\n");
+    // Reading commands follow it instead of failing; writing ones are refused.
+    let topics = run(&["topics", d]);
+    assert!(topics.status.success() && stdout(&topics).starts_with("t\t1 partitions"), "{}", stderr(&topics));
+    let stats = run(&["stats", d, "t"]);
+    assert!(stdout(&stats).contains("has it open"), "{}{}", stdout(&stats), stderr(&stats));
+    let verify = run(&["verify", d]);
+    assert!(verify.status.success() && stdout(&verify).contains("live: process"), "{}", stdout(&verify));
+    let tail = run(&["tail", d, "t", "--format", "raw"]);
+    assert_eq!(stdout(&tail), "first\nsecond\n", "{}", stderr(&tail));
+    assert_clean_failure(&publish(&[d, "t"], "x\n"), "in use by another bus");
+    // tail --follow from another terminal sees what the owner publishes next.
+    let mut follow = ringbus()
+        .args(["tail", d, "t", "--follow", "--format", "raw", "--from", "latest"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    send("third\n");
+    let mut seen = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(follow.stdout.as_mut().unwrap()), &mut seen).unwrap();
+    assert_eq!(seen, "third\n");
+    follow.kill().unwrap();
+    follow.wait().unwrap();
+    drop(send);
     drop(stdin);
     assert!(holder.wait().unwrap().success());
     std::fs::remove_dir_all(&dir).unwrap();

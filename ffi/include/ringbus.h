@@ -34,13 +34,21 @@ typedef struct rb_config rb_config;
 typedef struct rb_event rb_event;
 
 /**
+ * A read-only view of a data directory another process (an `rb_bus_open` bus) may have open.
+ * Shareable between threads.
+ */
+typedef struct rb_follower rb_follower;
+
+/**
  * A publisher: one per producing thread (it may move between threads, but one thread at a
  * time uses it).
  */
 typedef struct rb_publisher rb_publisher;
 
 /**
- * A reader: a fanout subscription or a member of a work-queue group. One thread at a time.
+ * A reader: a fanout subscription, a member of a work-queue group, or a follower's
+ * subscription or group member (`rb_follower_subscribe`, `rb_follower_group_join`). One
+ * thread at a time.
  */
 typedef struct rb_subscription rb_subscription;
 
@@ -97,6 +105,16 @@ typedef struct rb_event_view {
 } rb_event_view;
 
 /**
+ * Where a reader starts.
+ */
+typedef int32_t rb_start;
+
+/**
+ * Which of the owner's events a follower subscription delivers.
+ */
+typedef int32_t rb_visibility;
+
+/**
  * Called once per event by `rb_poll_each`; return 0 to go on, non-zero to stop after this
  * one (the events after it stay unread, for the next poll).
  */
@@ -106,11 +124,6 @@ typedef int32_t (*rb_event_fn)(void *user, const struct rb_event_view *event);
  * Called once when ringbus is done with a buffer handed to `rb_publish_buffer`.
  */
 typedef void (*rb_free_fn)(uint8_t *data, size_t len, void *ctx);
-
-/**
- * Where a reader starts.
- */
-typedef int32_t rb_start;
 
 /**
  * A slow-consumer policy.
@@ -163,6 +176,16 @@ typedef struct rb_topic_stats {
    */
   uint64_t duplicates;
 } rb_topic_stats;
+
+/**
+ * Every event the owner has written to its files (survives a crash of the owner's process).
+ */
+#define RB_VISIBILITY_WRITTEN 0
+
+/**
+ * Only events the owner has fsynced (survive a power cut too); they appear after the fsync.
+ */
+#define RB_VISIBILITY_DURABLE 1
 
 /**
  * Success.
@@ -463,6 +486,69 @@ rb_status rb_batch_get(const struct rb_batch *batch,
 void rb_batch_free(struct rb_batch *batch);
 
 /**
+ * Opens data directory `path` as a follower: read-only, no lock taken, nothing held back.
+ * The directory need not exist yet (subscriptions wait for it). Free with
+ * `rb_follower_free`; its subscriptions may outlive it.
+ *
+ * Threads: any.
+ *
+ * # Safety
+ * `path` NUL-terminated or NULL; `out` writable.
+ */
+rb_status rb_follower_open(const char *path, struct rb_follower **out);
+
+/**
+ * Frees a follower; NULL is a no-op. Its subscriptions stay valid.
+ *
+ * # Safety
+ * `follower` NULL or from `rb_follower_open`, not used afterwards.
+ */
+void rb_follower_free(struct rb_follower *follower);
+
+/**
+ * Follows every partition of persisted topic `topic` (waited for if it does not exist yet).
+ * `start` and `start_value` as for `rb_subscribe` (`RB_START_OFFSET` needs a one-partition
+ * topic); `name`, if not NULL, makes the subscription durable: `rb_commit` stores its
+ * positions under the topic's `followers/` directory and `RB_START_COMMITTED` resumes there.
+ * `RB_ERR_NOT_PERSISTED` when the owner keeps the topic in memory only; `RB_ERR_LOCKED` when
+ * another process uses `name`. Polled with `rb_poll*`, freed with `rb_subscription_free`;
+ * `rb_subscription_fd` returns a descriptor (inotify) that is readable once the owner has
+ * written since the last poll that found nothing.
+ *
+ * Threads: the follower from any; the subscription one thread at a time.
+ *
+ * # Safety
+ * `follower` NULL or live; `topic` NUL-terminated or NULL; `name` NUL-terminated or NULL;
+ * `out` writable.
+ */
+rb_status rb_follower_subscribe(const struct rb_follower *follower,
+                                const char *topic,
+                                rb_start start,
+                                uint64_t start_value,
+                                rb_visibility visibility,
+                                const char *name,
+                                struct rb_subscription **out);
+
+/**
+ * Joins follower group `group` of topic `topic`: the group's members, in any processes,
+ * share the topic's partitions (each partition read by one member; a member that dies has
+ * its partitions taken over from their last commit, so the events it handed out after its
+ * last `rb_commit` come again). `start` (`RB_START_EARLIEST` or `RB_START_LATEST`) applies
+ * to partitions the group never committed. Polled, committed and freed like a subscription;
+ * freeing commits and gives the partitions to the others.
+ *
+ * Threads: the follower from any; the member one thread at a time.
+ *
+ * # Safety
+ * `follower` NULL or live; `topic`, `group` NUL-terminated or NULL; `out` writable.
+ */
+rb_status rb_follower_group_join(const struct rb_follower *follower,
+                                 const char *topic,
+                                 const char *group,
+                                 rb_start start,
+                                 struct rb_subscription **out);
+
+/**
  * Waits up to `timeout_ms` (< 0: no limit, 0: do not wait) for the next event and hands it
  * over as an owned `rb_event`. `RB_ERR_TIMED_OUT` when none came; `RB_ERR_CLOSED` once the
  * topic is closed and drained.
@@ -657,7 +743,9 @@ rb_status rb_publish_buffer(struct rb_publisher *publisher,
  * topic. Do not read or close it: it belongs to the subscription and is closed by
  * `rb_subscription_free`. It stays readable until a poll of this subscription finds nothing
  * (returns `RB_ERR_TIMED_OUT`); it can be readable spuriously, never silent while an event
- * waits. The first call starts a helper thread for the subscription.
+ * waits. The first call starts a helper thread for the subscription; a follower's
+ * subscription or member needs none: its descriptor is its inotify instance, readable once
+ * the owner has written since the last poll that found nothing.
  *
  * Threads: one thread at a time per subscription (it may move between threads).
  *
@@ -746,7 +834,8 @@ rb_status rb_group_join(const struct rb_topic *topic,
 void rb_subscription_free(struct rb_subscription *sub);
 
 /**
- * Commits a group member's progress: every event it was handed counts as processed, and
+ * Commits a group member's progress (also a follower group member's, or a named follower
+ * subscription's positions): every event it was handed counts as processed, and
  * the group's offsets are written and fsynced, so the group resumes after them when joined
  * again with `RB_START_COMMITTED` (also after a restart). `RB_ERR_INVALID_ARG` for a fanout
  * subscription, `RB_ERR_NOT_PERSISTED` on an in-memory topic, `RB_ERR_CLOSED` (nothing

@@ -15,7 +15,7 @@
 //! One file per C object: `status.rs` (codes, last error, version), `panic.rs` (the boundary),
 //! `args.rs` (argument conversion), `config.rs`, `bus.rs`, `topic.rs` (with stats),
 //! `publisher.rs` (publishing and claims), `subscription.rs` (subscriptions and group
-//! members), `ready_fd.rs` (the readiness descriptor), `poll.rs`, `event.rs` (events, views,
+//! members), `follower.rs` (followers of a directory another process owns), `ready_fd.rs` (the readiness descriptor), `poll.rs`, `event.rs` (events, views,
 //! batches).
 #![allow(non_camel_case_types)]
 
@@ -23,6 +23,7 @@ mod args;
 mod bus;
 mod config;
 mod event;
+mod follower;
 mod panic;
 mod poll;
 mod publisher;

@@ -31,6 +31,8 @@ pub unsafe extern "C" fn rb_poll(sub: *mut rb_subscription, timeout_ms: i32, out
         let polled = match &mut s.reader {
             Reader::Fanout(sub) => sub.poll(timeout(timeout_ms)).map(|e| e.map(|e| e.to_owned())),
             Reader::Member(m) => m.poll(timeout(timeout_ms)).map(|e| e.map(|e| e.to_owned())),
+            Reader::Follow(f) => f.poll(timeout(timeout_ms)).map(|e| e.map(|e| e.to_owned())),
+            Reader::FollowMember(m) => m.poll(timeout(timeout_ms)).map(|e| e.map(|e| e.to_owned())),
         };
         match polled {
             // SAFETY: checked non-NULL; writable per the contract.
@@ -90,6 +92,8 @@ pub unsafe extern "C" fn rb_poll_each(
         let n = match &mut s.reader {
             Reader::Fanout(sub) => sub.poll_batch_while(max, timeout(timeout_ms), &mut handle),
             Reader::Member(m) => m.poll_batch_while(max, timeout(timeout_ms), &mut handle),
+            Reader::Follow(f) => f.poll_batch_while(max, timeout(timeout_ms), &mut handle),
+            Reader::FollowMember(m) => m.poll_batch_while(max, timeout(timeout_ms), &mut handle),
         };
         // SAFETY: NULL or writable per the contract.
         unsafe { s.finish_batch(n, out_count) }
@@ -162,6 +166,9 @@ pub unsafe extern "C" fn rb_poll_views(
         let result = match &mut s.reader {
             Reader::Fanout(sub) => sub.poll_batch_held(max, timeout(timeout_ms), &mut add),
             Reader::Member(m) => m.poll_batch(max, timeout(timeout_ms), |e| add(e, false)),
+            // A follower's buffer may be refilled within a batch: copy.
+            Reader::Follow(f) => f.poll_batch(max, timeout(timeout_ms), |e| add(e, false)),
+            Reader::FollowMember(m) => m.poll_batch(max, timeout(timeout_ms), |e| add(e, false)),
         };
         for &(i, k, p) in &s.copied {
             // SAFETY: view `i` was written above and is ours until we return.
@@ -207,6 +214,8 @@ pub unsafe extern "C" fn rb_poll_batch(
         let n = match &mut s.reader {
             Reader::Fanout(sub) => sub.poll_batch(max, timeout(timeout_ms), &mut add),
             Reader::Member(m) => m.poll_batch(max, timeout(timeout_ms), &mut add),
+            Reader::Follow(f) => f.poll_batch(max, timeout(timeout_ms), &mut add),
+            Reader::FollowMember(m) => m.poll_batch(max, timeout(timeout_ms), &mut add),
         };
         match n {
             Ok(0) => {

@@ -95,7 +95,9 @@ impl Drop for ReadyFd {
 /// topic. Do not read or close it: it belongs to the subscription and is closed by
 /// `rb_subscription_free`. It stays readable until a poll of this subscription finds nothing
 /// (returns `RB_ERR_TIMED_OUT`); it can be readable spuriously, never silent while an event
-/// waits. The first call starts a helper thread for the subscription.
+/// waits. The first call starts a helper thread for the subscription; a follower's
+/// subscription or member needs none: its descriptor is its inotify instance, readable once
+/// the owner has written since the last poll that found nothing.
 ///
 /// Threads: one thread at a time per subscription (it may move between threads).
 ///
@@ -109,10 +111,21 @@ pub unsafe extern "C" fn rb_subscription_fd(sub: *mut rb_subscription, out_fd: *
         if out_fd.is_null() {
             return fail(RB_ERR_NULL_ARG, "out_fd is NULL");
         }
+        // A follower's descriptor is its inotify instance: readable once the owner wrote.
+        let inotify = match &s.reader {
+            Reader::Follow(f) => Some(std::os::fd::AsRawFd::as_raw_fd(f)),
+            Reader::FollowMember(m) => Some(std::os::fd::AsRawFd::as_raw_fd(m)),
+            _ => None,
+        };
+        if let Some(fd) = inotify {
+            // SAFETY: checked non-NULL; writable per the contract.
+            return unsafe { put(out_fd, fd) };
+        }
         if s.fd.is_none() {
             let readiness = match &s.reader {
                 Reader::Fanout(sub) => sub.readiness(),
                 Reader::Member(m) => m.readiness(),
+                Reader::Follow(_) | Reader::FollowMember(_) => unreachable!("answered above"),
             };
             match ReadyFd::new(readiness) {
                 Ok(fd) => s.fd = Some(fd),

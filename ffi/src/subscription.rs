@@ -4,7 +4,9 @@
 use std::ffi::c_char;
 use std::time::Duration;
 
-use ringbus_core::{Error, Member, SlowConsumerPolicy, Start, SubscribeOptions, Subscription};
+use ringbus_core::{
+    Error, FollowerMember, FollowerSubscription, Member, SlowConsumerPolicy, Start, SubscribeOptions, Subscription,
+};
 
 use crate::args::{or_return, put, str_arg};
 use crate::panic::boundary;
@@ -46,9 +48,15 @@ pub(crate) fn start_of(start: rb_start, value: u64) -> Result<Start, rb_status> 
 pub(crate) enum Reader {
     Fanout(Subscription),
     Member(Member),
+    /// A follower subscription (`rb_follower_subscribe`).
+    Follow(FollowerSubscription),
+    /// A follower group member (`rb_follower_group_join`).
+    FollowMember(FollowerMember),
 }
 
-/// A reader: a fanout subscription or a member of a work-queue group. One thread at a time.
+/// A reader: a fanout subscription, a member of a work-queue group, or a follower's
+/// subscription or group member (`rb_follower_subscribe`, `rb_follower_group_join`). One
+/// thread at a time.
 pub struct rb_subscription {
     pub(crate) reader: Reader,
     /// The readiness descriptor, once asked for.
@@ -225,7 +233,8 @@ pub unsafe extern "C" fn rb_subscription_free(sub: *mut rb_subscription) {
     }
 }
 
-/// Commits a group member's progress: every event it was handed counts as processed, and
+/// Commits a group member's progress (also a follower group member's, or a named follower
+/// subscription's positions): every event it was handed counts as processed, and
 /// the group's offsets are written and fsynced, so the group resumes after them when joined
 /// again with `RB_START_COMMITTED` (also after a restart). `RB_ERR_INVALID_ARG` for a fanout
 /// subscription, `RB_ERR_NOT_PERSISTED` on an in-memory topic, `RB_ERR_CLOSED` (nothing
@@ -243,6 +252,14 @@ pub unsafe extern "C" fn rb_commit(sub: *mut rb_subscription) -> rb_status {
         match &mut s.reader {
             Reader::Member(m) => match m.commit() {
                 Ok(_) => RB_OK,
+                Err(e) => from_error(e),
+            },
+            Reader::Follow(f) => match f.commit() {
+                Ok(()) => RB_OK,
+                Err(e) => from_error(e),
+            },
+            Reader::FollowMember(m) => match m.commit() {
+                Ok(()) => RB_OK,
                 Err(e) => from_error(e),
             },
             Reader::Fanout(_) => fail(RB_ERR_INVALID_ARG, "commit is for group members (rb_group_join)"),

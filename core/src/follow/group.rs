@@ -237,6 +237,21 @@ impl FollowerMember {
     where
         F: FnMut(EventRef<'_>),
     {
+        batch(self, max, timeout, |s| &mut s.pending, &mut |e| {
+            f(e);
+            true
+        })
+    }
+
+    /// Like [`poll_batch`](Self::poll_batch), stopping early after an event for which `f`
+    /// returns false.
+    ///
+    /// # Errors
+    /// As [`poll`](Self::poll).
+    pub fn poll_batch_while<F>(&mut self, max: usize, timeout: Option<Duration>, mut f: F) -> Result<usize, Error>
+    where
+        F: FnMut(EventRef<'_>) -> bool,
+    {
         batch(self, max, timeout, |s| &mut s.pending, &mut f)
     }
 
@@ -261,6 +276,14 @@ impl FollowerMember {
     /// The topic and the group.
     pub fn group(&self) -> (&str, &str) {
         (&self.topic, &self.group)
+    }
+}
+
+/// The inotify descriptor, as for
+/// [`FollowerSubscription`](super::FollowerSubscription#impl-AsRawFd-for-FollowerSubscription).
+impl std::os::fd::AsRawFd for FollowerMember {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.watch.as_raw_fd()
     }
 }
 

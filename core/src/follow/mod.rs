@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use crate::config::{validate_name, Start, TopicConfig};
 use crate::error::Error;
 use crate::log::conf::read_topic_conf;
-use crate::log::dir::{check_entry, LOCK_END, TOPIC_CONF};
+use crate::log::dir::{check_entry, lock_holder, topic_names, TOPIC_CONF};
 use group::FollowerMember;
 use subscription::FollowerSubscription;
 pub use walker::Visibility;
@@ -107,6 +107,22 @@ impl FollowOptions {
     }
 }
 
+/// A snapshot of one partition's files, as a follower sees them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FollowedPartition {
+    /// Partition.
+    pub partition: u32,
+    /// The oldest offset kept (the first segment's first offset).
+    pub earliest_offset: u64,
+    /// The end of the last whole frame written now: the next event's offset.
+    pub next_offset: u64,
+    /// What the active segment's header says is durable (fsynced).
+    pub durable_offset: u64,
+    /// Segment files.
+    pub segments: usize,
+}
+
 /// What the owner's `LOCK` file says about the process that has the directory open.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -145,18 +161,10 @@ impl Follower {
     /// # Errors
     /// [`Error::Io`].
     pub fn topic_names(&self) -> Result<Vec<String>, Error> {
-        let entries = match std::fs::read_dir(&self.dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(Error::io(format!("listing {}", self.dir.display()), &e)),
-        };
-        let mut names: Vec<String> = entries
-            .flatten()
-            .filter_map(|e| e.file_name().to_str().map(str::to_owned))
-            .filter(|n| validate_name(n).is_ok() && self.dir.join(n).join(TOPIC_CONF).is_file())
-            .collect();
-        names.sort();
-        Ok(names)
+        match std::fs::symlink_metadata(&self.dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            _ => topic_names(&self.dir),
+        }
     }
 
     /// Topic `topic`'s configuration, or `None` while it has no `topic.conf`.
@@ -176,24 +184,44 @@ impl Follower {
 
     /// The process that has the directory open now, if any (its `LOCK` is held).
     pub fn owner(&self) -> Option<Owner> {
-        let lock = self.dir.join("LOCK");
-        let inode = std::os::unix::fs::MetadataExt::ino(&std::fs::symlink_metadata(&lock).ok()?);
-        let locks = std::fs::read_to_string("/proc/locks").ok()?;
-        // "1: FLOCK  ADVISORY  WRITE 4242 fd:01:1234 0 EOF": the holder and the file's inode.
-        let pid = locks.lines().find_map(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            let held = fields.get(1) == Some(&"FLOCK") && fields.get(3) == Some(&"WRITE");
-            let ino = fields.get(5)?.rsplit(':').next()?.parse::<u64>().ok()?;
-            (held && ino == inode).then(|| fields.get(4)?.parse::<u32>().ok()).flatten()
-        })?;
-        let text = std::fs::read_to_string(&lock).unwrap_or_default();
-        let mut memory_topics = Vec::new();
-        for line in text.lines().take_while(|l| *l != LOCK_END) {
-            if let Some(name) = line.strip_prefix("memory ") {
-                memory_topics.push(name.to_owned());
-            }
+        lock_holder(&self.dir).map(|(pid, memory_topics)| Owner { pid, memory_topics })
+    }
+
+    /// A snapshot of each partition of topic `topic` (empty while it does not exist). Walks
+    /// the end of each active segment from its last time-index entry.
+    ///
+    /// # Errors
+    /// [`Error::InvalidName`], [`Error::CorruptLog`], [`Error::Io`].
+    pub fn partitions(&self, topic: &str) -> Result<Vec<FollowedPartition>, Error> {
+        let Some(config) = self.topic_config(topic)? else { return Ok(Vec::new()) };
+        let mut out = Vec::with_capacity(config.partitions as usize);
+        for p in 0..config.partitions {
+            let dir = self.dir.join(topic).join(p.to_string());
+            let segments = walker::list_segments(&dir)?;
+            let mut w = walker::Walker::new(dir.clone(), p, config.max_frame(), Visibility::Written, 0);
+            w.skip_to_end()?;
+            let durable = match segments.last() {
+                Some(&last) => walker::durable_mark(&dir, last)?,
+                None => 0,
+            };
+            out.push(FollowedPartition {
+                partition: p,
+                earliest_offset: segments.first().copied().unwrap_or(0),
+                next_offset: w.position(),
+                durable_offset: durable.min(w.position()),
+                segments: segments.len(),
+            });
         }
-        Some(Owner { pid, memory_topics })
+        Ok(out)
+    }
+
+    /// The owner's durable groups of topic `topic` and their committed offsets (read-only).
+    ///
+    /// # Errors
+    /// [`Error::CorruptLog`] naming a damaged offsets file, [`Error::Io`].
+    pub fn committed_groups(&self, topic: &str) -> Result<Vec<(String, Vec<u64>)>, Error> {
+        let Some(config) = self.topic_config(topic)? else { return Ok(Vec::new()) };
+        crate::log::offsets::committed_groups(&self.dir.join(topic), config.partitions)
     }
 
     /// Follows topic `topic` (see [`FollowerSubscription`]). A topic that does not exist yet

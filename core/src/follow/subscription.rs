@@ -59,7 +59,7 @@ fn wait_for<R: FollowCore>(r: &mut R, deadline: Option<Instant>) -> Result<Optio
     }
 }
 
-/// Hands up to `max` events to `f`, waiting for the first (see
+/// Hands up to `max` events to `f` while it returns true, waiting for the first (see
 /// [`FollowerSubscription::poll_batch`]). An error met after some events were handed out is
 /// kept in `pending` for the next call.
 pub(crate) fn batch<R, F>(
@@ -71,7 +71,7 @@ pub(crate) fn batch<R, F>(
 ) -> Result<usize, Error>
 where
     R: FollowCore,
-    F: FnMut(EventRef<'_>),
+    F: FnMut(EventRef<'_>) -> bool,
 {
     if let Some(e) = pending(r).take() {
         return Err(e);
@@ -81,12 +81,12 @@ where
     }
     let deadline = timeout.map(|t| Instant::now() + t);
     let Some(first) = wait_for(r, deadline)? else { return Ok(0) };
-    f(r.event(first));
+    let mut more = f(r.event(first));
     let mut n = 1;
-    while n < max {
+    while n < max && more {
         match r.find() {
             Ok(Some(found)) => {
-                f(r.event(found));
+                more = f(r.event(found));
                 n += 1;
             }
             Ok(None) => break,
@@ -231,6 +231,21 @@ impl FollowerSubscription {
     where
         F: FnMut(EventRef<'_>),
     {
+        batch(self, max, timeout, |s| &mut s.pending, &mut |e| {
+            f(e);
+            true
+        })
+    }
+
+    /// Like [`poll_batch`](Self::poll_batch), stopping early after an event for which `f`
+    /// returns false (the events after it stay for the next call).
+    ///
+    /// # Errors
+    /// As [`poll`](Self::poll).
+    pub fn poll_batch_while<F>(&mut self, max: usize, timeout: Option<Duration>, mut f: F) -> Result<usize, Error>
+    where
+        F: FnMut(EventRef<'_>) -> bool,
+    {
         batch(self, max, timeout, |s| &mut s.pending, &mut f)
     }
 
@@ -262,6 +277,16 @@ impl FollowerSubscription {
             return Ok(());
         }
         write_offsets(&followers_dir(&self.topic_dir).join(format!("{name}.offsets")), &self.positions())
+    }
+}
+
+/// The inotify descriptor: readable once the owner has written (or a partition directory
+/// changed) since the last poll that found nothing, for `poll`/`epoll` loops. Once readable,
+/// poll until nothing comes (that empties it) before waiting on it again. The data
+/// directory must exist for it to report anything.
+impl std::os::fd::AsRawFd for FollowerSubscription {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.watch.as_raw_fd()
     }
 }
 

@@ -469,6 +469,16 @@ pub(crate) fn open_file(path: &Path) -> Result<Option<File>, Error> {
     }
 }
 
+/// The `durable` field of segment `first` in partition directory `dir`.
+pub(crate) fn durable_mark(dir: &Path, first: u64) -> Result<u64, Error> {
+    let path = dir.join(segment_name(first));
+    let Some(file) = open_file(&path)? else { return Ok(first) };
+    let mut field = [0u8; 8];
+    file.read_exact_at(&mut field, DURABLE_FIELD)
+        .map_err(|e| Error::io(format!("reading the header of {}", path.display()), &e))?;
+    Ok(u64::from_le_bytes(field))
+}
+
 /// The first offsets of the segments in a partition directory, ascending (empty when the
 /// directory does not exist yet).
 pub(crate) fn list_segments(dir: &Path) -> Result<Vec<u64>, Error> {

@@ -50,6 +50,11 @@ impl Watch {
         Ok(Self { fd, dirs: Vec::new() })
     }
 
+    /// The inotify descriptor.
+    pub(crate) fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.fd.as_raw_fd()
+    }
+
     /// Watches directory `dir` from now on (from when it exists, if it does not yet).
     pub(crate) fn add(&mut self, dir: &Path) {
         if !self.dirs.iter().any(|(d, _)| d == dir) {

@@ -74,25 +74,54 @@ impl DataDir {
         }
     }
 
-    /// Names of the topics persisted here (directories with a `topic.conf`), sorted.
+    /// Names of the topics persisted here (see [`topic_names`]).
     pub(crate) fn topic_names(&self) -> Result<Vec<String>, Error> {
-        let entries =
-            std::fs::read_dir(&self.path).map_err(|e| Error::io(format!("listing {}", self.path.display()), &e))?;
-        let mut names = Vec::new();
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if validate_name(&name).is_err() || name == "LOCK" {
-                continue;
-            }
-            // A topic directory, or a link posing as one: checked before anything in it is read.
-            if entry.path().join(TOPIC_CONF).exists() || entry.file_type().is_ok_and(|t| t.is_symlink()) {
-                check_entry(&entry.path(), true)?;
-                names.push(name);
-            }
-        }
-        names.sort();
-        Ok(names)
+        topic_names(&self.path)
     }
+}
+
+/// Names of the topics persisted in data directory `dir` (directories with a `topic.conf`),
+/// sorted. Reads only.
+pub(crate) fn topic_names(dir: &Path) -> Result<Vec<String>, Error> {
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(format!("listing {}", dir.display()), &e))?;
+    let mut names = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if validate_name(&name).is_err() || name == "LOCK" {
+            continue;
+        }
+        // A topic directory, or a link posing as one: checked before anything in it is read.
+        if entry.path().join(TOPIC_CONF).exists() || entry.file_type().is_ok_and(|t| t.is_symlink()) {
+            check_entry(&entry.path(), true)?;
+            names.push(name);
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// What `LOCK` says about the process holding data directory `dir`: its pid and its
+/// memory-only topics; `None` when no process holds the lock now. Takes no lock: it looks the
+/// lock up in `/proc/locks` by the file's inode.
+pub(crate) fn lock_holder(dir: &Path) -> Option<(u32, Vec<String>)> {
+    use std::os::unix::fs::MetadataExt;
+    let lock = dir.join("LOCK");
+    let inode = std::fs::symlink_metadata(&lock).ok()?.ino();
+    let locks = std::fs::read_to_string("/proc/locks").ok()?;
+    // "1: FLOCK  ADVISORY  WRITE 4242 fd:01:1234 0 EOF": the holder and the file's inode.
+    let pid = locks.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let held = fields.get(1) == Some(&"FLOCK") && fields.get(3) == Some(&"WRITE");
+        let ino = fields.get(5)?.rsplit(':').next()?.parse::<u64>().ok()?;
+        (held && ino == inode).then(|| fields.get(4)?.parse::<u32>().ok()).flatten()
+    })?;
+    let text = std::fs::read_to_string(&lock).unwrap_or_default();
+    let memory = text
+        .lines()
+        .take_while(|l| *l != LOCK_END)
+        .filter_map(|l| l.strip_prefix("memory ").map(str::to_owned))
+        .collect();
+    Some((pid, memory))
 }
 
 /// Creates `path` and its missing parents with `DIR_MODE` (`fs.rs`), durably: each directory

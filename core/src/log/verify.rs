@@ -1,13 +1,15 @@
 //! Read-only checking of a data directory (`ringbus verify`): every segment header, every
 //! frame's position tag, length and CRC-32C, and every group offsets file, without changing a
-//! byte. It holds the directory's lock while it reads, so no bus writes meanwhile.
+//! byte. It holds the directory's lock while it reads, so no bus writes meanwhile; when a bus
+//! in another process has the directory open, it checks the live directory instead, reading
+//! each active segment up to what is written now (its unwritten tail is the end, not damage).
 #![deny(unsafe_code)]
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::conf::read_topic_conf;
-use super::dir::{DataDir, TOPIC_CONF};
+use super::dir::{lock_holder, topic_names, DataDir, TOPIC_CONF};
 use super::format::{parse_segment_name, segment_name, SegmentHeader, SEGMENT_HEADER_LEN};
 use super::offsets::{group_offsets_path, read_group_offsets};
 use super::recovery::{find_valid_frame, last_nonzero, walk, Walked};
@@ -21,6 +23,9 @@ pub struct VerifyReport {
     pub dir: PathBuf,
     /// One entry per persisted topic, by name.
     pub topics: Vec<TopicCheck>,
+    /// The process that had the directory open while it was checked (a live check: the
+    /// active segments' tails past their last whole frame are being written, not torn).
+    pub live_owner: Option<u32>,
 }
 
 impl VerifyReport {
@@ -84,8 +89,9 @@ pub struct Damage {
     pub reason: String,
 }
 
-/// Checks every persisted topic in `dir`, reading only. Errors: [`Error::Io`] when `dir` is
-/// not a readable directory, [`Error::Locked`] when a bus has it open.
+/// Checks every persisted topic in `dir`, reading only, also while a bus in another process
+/// has it open (see the module docs). Errors: [`Error::Io`] when `dir` is not a readable
+/// directory.
 pub fn verify_data_dir(dir: &Path) -> Result<VerifyReport, Error> {
     let meta = fs::metadata(dir).map_err(|e| Error::io(format!("reading {}", dir.display()), &e))?;
     if !meta.is_dir() {
@@ -95,15 +101,20 @@ pub fn verify_data_dir(dir: &Path) -> Result<VerifyReport, Error> {
             kind: std::io::ErrorKind::InvalidInput,
         });
     }
-    let data = DataDir::open(dir)?;
+    let (names, live_owner, _lock) = match DataDir::open(dir) {
+        Ok(data) => (data.topic_names()?, None, Some(data)),
+        Err(Error::Locked { .. }) => (topic_names(dir)?, Some(lock_holder(dir).map_or(0, |(pid, _)| pid)), None),
+        Err(e) => return Err(e),
+    };
+    let live = live_owner.is_some();
     let mut topics = Vec::new();
-    for name in data.topic_names()? {
-        topics.push(verify_topic(&dir.join(&name), name));
+    for name in names {
+        topics.push(verify_topic(&dir.join(&name), name, live));
     }
-    Ok(VerifyReport { dir: dir.to_owned(), topics })
+    Ok(VerifyReport { dir: dir.to_owned(), topics, live_owner })
 }
 
-fn verify_topic(topic_dir: &Path, name: String) -> TopicCheck {
+fn verify_topic(topic_dir: &Path, name: String, live: bool) -> TopicCheck {
     let mut check = TopicCheck { name, partitions: Vec::new(), groups: Vec::new(), damage: Vec::new() };
     let config = match read_topic_conf(topic_dir) {
         Ok(c) => c,
@@ -118,7 +129,7 @@ fn verify_topic(topic_dir: &Path, name: String) -> TopicCheck {
         }
     };
     for p in 0..config.partitions {
-        check.partitions.push(verify_partition(&topic_dir.join(p.to_string()), p, config.max_frame()));
+        check.partitions.push(verify_partition(&topic_dir.join(p.to_string()), p, config.max_frame(), live));
     }
     if let Ok(entries) = fs::read_dir(topic_dir.join("groups")) {
         let mut names: Vec<String> = entries
@@ -141,7 +152,7 @@ fn verify_topic(topic_dir: &Path, name: String) -> TopicCheck {
     check
 }
 
-fn verify_partition(dir: &Path, partition: u32, max_frame: usize) -> PartitionCheck {
+fn verify_partition(dir: &Path, partition: u32, max_frame: usize, live: bool) -> PartitionCheck {
     let mut check =
         PartitionCheck { partition, segments: 0, events: 0, earliest: 0, end: 0, torn_tail: None, damage: Vec::new() };
     let mut firsts: Vec<u64> = match fs::read_dir(dir) {
@@ -169,6 +180,11 @@ fn verify_partition(dir: &Path, partition: u32, max_frame: usize) -> PartitionCh
         };
         let bytes = match fs::read(&path) {
             Ok(b) => b,
+            // Retention deleted it while the owner runs.
+            Err(e) if live && e.kind() == std::io::ErrorKind::NotFound => {
+                check.segments -= 1;
+                continue;
+            }
             Err(e) => {
                 damage(first, format!("unreadable: {e}"));
                 check.damage.append(&mut found);
@@ -231,7 +247,8 @@ fn verify_partition(dir: &Path, partition: u32, max_frame: usize) -> PartitionCh
             // Past the durable mark: zeros (the end of the log) or a torn tail, which may hold
             // whole frames after the damage (writes not yet synced persist out of order);
             // recovery cuts it off.
-            if let Some(last) = last_nonzero(rest) {
+            // Live, the last segment's tail is what the owner is writing now: the end.
+            if let Some(last) = last_nonzero(rest).filter(|_| !(live && next_first.is_none())) {
                 check.torn_tail = Some((position, last as u64 + 1));
             }
             break;

@@ -495,6 +495,80 @@ static void test_persisted(const char *dir) {
     rb_config_free(config);
 }
 
+/* A follower of a directory a bus has open (here the same process; any process works). */
+static void test_follower(const char *dir) {
+    rb_follower *follower = NULL;
+    CHECK_STATUS(rb_follower_open(NULL, &follower), RB_ERR_NULL_ARG);
+    CHECK_STATUS(rb_follower_open(dir, NULL), RB_ERR_NULL_ARG);
+    CHECK_STATUS(rb_follower_open(dir, &follower), RB_OK);
+
+    rb_config *config = NULL;
+    CHECK_STATUS(rb_config_new(&config), RB_OK);
+    CHECK_STATUS(rb_config_set(config, "data_dir", dir), RB_OK);
+    CHECK_STATUS(rb_config_set(config, "durability", "sync"), RB_OK);
+    CHECK_STATUS(rb_config_set(config, "capacity", "65536"), RB_OK);
+    CHECK_STATUS(rb_config_set(config, "max_payload", "1024"), RB_OK);
+    rb_bus *bus = NULL;
+    CHECK_STATUS(rb_bus_open(config, &bus), RB_OK);
+    rb_topic *topic = NULL;
+    CHECK_STATUS(rb_topic_open(bus, "orders", &topic), RB_OK);
+    rb_topic *scratch = NULL;
+    CHECK_STATUS(rb_config_set(config, "durability", "memory"), RB_OK);
+    CHECK_STATUS(rb_topic_create(bus, "scratch", config, &scratch), RB_OK);
+
+    rb_subscription *sub = NULL;
+    CHECK_STATUS(rb_follower_subscribe(NULL, "orders", RB_START_EARLIEST, 0, RB_VISIBILITY_WRITTEN, NULL, &sub),
+                 RB_ERR_NULL_ARG);
+    CHECK_STATUS(rb_follower_subscribe(follower, "orders", RB_START_EARLIEST, 0, 7, NULL, &sub), RB_ERR_INVALID_ARG);
+    CHECK_STATUS(rb_follower_subscribe(follower, "scratch", RB_START_EARLIEST, 0, RB_VISIBILITY_WRITTEN, NULL, &sub),
+                 RB_ERR_NOT_PERSISTED);
+    CHECK_STATUS(rb_follower_subscribe(follower, "orders", RB_START_COMMITTED, 0, RB_VISIBILITY_WRITTEN, NULL, &sub),
+                 RB_ERR_INVALID_ARG); /* Committed needs a name */
+    CHECK_STATUS(rb_follower_subscribe(follower, "orders", RB_START_COMMITTED, 0, RB_VISIBILITY_DURABLE, "audit", &sub),
+                 RB_OK);
+    /* test_persisted published 0..99 */
+    struct seen seen = {0, 0};
+    while (seen.count < 100) {
+        CHECK_STATUS(rb_poll_each(sub, 100 - seen.count, 1000, on_event, &seen, NULL), RB_OK);
+    }
+    CHECK(seen.sum == 4950);
+    CHECK_STATUS(rb_commit(sub), RB_OK);
+    int fd = -1;
+    CHECK_STATUS(rb_subscription_fd(sub, &fd), RB_OK);
+    CHECK_STATUS(rb_poll_each(sub, 1, 0, on_event, &seen, NULL), RB_ERR_TIMED_OUT);
+    CHECK(!readable(fd, 0));
+    rb_publisher *publisher = NULL;
+    CHECK_STATUS(rb_publisher_new(topic, &publisher), RB_OK);
+    uint64_t v = 100;
+    CHECK_STATUS(rb_publish(publisher, (const uint8_t *)&v, sizeof v, NULL), RB_OK);
+    CHECK(readable(fd, 2000)); /* the owner wrote */
+    rb_event *event = NULL;
+    CHECK_STATUS(rb_poll(sub, 1000, &event), RB_OK);
+    memcpy(&v, rb_event_payload(event).data, sizeof v);
+    CHECK(v == 100);
+    rb_event_free(event);
+    rb_subscription_free(sub);
+
+    rb_subscription *member = NULL;
+    CHECK_STATUS(rb_follower_group_join(follower, "orders", NULL, RB_START_EARLIEST, &member), RB_ERR_NULL_ARG);
+    CHECK_STATUS(rb_follower_group_join(follower, "orders", "readers", RB_START_EARLIEST, &member), RB_OK);
+    seen.count = 0;
+    seen.sum = 0;
+    while (seen.count < 101) {
+        CHECK_STATUS(rb_poll_each(member, 101 - seen.count, 1000, on_event, &seen, NULL), RB_OK);
+    }
+    CHECK(seen.sum == 5050);
+    CHECK_STATUS(rb_commit(member), RB_OK);
+    rb_subscription_free(member);
+    rb_publisher_free(publisher);
+    rb_topic_free(scratch);
+    rb_topic_free(topic);
+    rb_bus_free(bus);
+    rb_config_free(config);
+    rb_follower_free(follower);
+    rb_follower_free(NULL);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s <empty scratch directory>\n", argv[0]);
@@ -508,6 +582,7 @@ int main(int argc, char **argv) {
     test_eviction();
     test_poll_views();
     test_persisted(argv[1]);
+    test_follower(argv[1]);
     if (failures != 0) {
         fprintf(stderr, "api_test: %d checks failed\n", failures);
         return 1;
