@@ -231,7 +231,6 @@ fn a_live_directory_is_read_while_its_owner_publishes() {
     assert_eq!(seen, "third\n");
     follow.kill().unwrap();
     follow.wait().unwrap();
-    drop(send);
     drop(stdin);
     assert!(holder.wait().unwrap().success());
     std::fs::remove_dir_all(&dir).unwrap();

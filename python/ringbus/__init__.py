@@ -28,7 +28,19 @@ from ._errors import (
     RingbusError,
     StorageError,
 )
-from ._ringbus import Bus, Event, EventBatch, Member, Reader, Subscription, Topic, __version__
+from ._ringbus import (
+    Bus,
+    Event,
+    EventBatch,
+    Follower,
+    FollowerMember,
+    FollowerSubscription,
+    Member,
+    Reader,
+    Subscription,
+    Topic,
+    __version__,
+)
 
 __all__ = [
     "Bus",
@@ -39,6 +51,9 @@ __all__ = [
     "EvictedError",
     "ExistsError",
     "FlushTimeoutError",
+    "Follower",
+    "FollowerMember",
+    "FollowerSubscription",
     "FullError",
     "InvalidArgumentError",
     "LaggedError",

@@ -166,6 +166,57 @@ class Member(Reader):
         another bus's by then), though a closed topic still commits."""
 
 @final
+class Follower:
+    """A read-only view of a data directory that another process (a ``Bus(path)``) may have
+    open: it takes no lock and never holds the owner back. The directory need not exist yet."""
+
+    def __new__(cls, path: str | os.PathLike[str]) -> Follower: ...
+    @property
+    def path(self) -> pathlib.Path: ...
+    @property
+    def owner_pid(self) -> int | None:
+        """The process id of the bus that has the directory open, or None."""
+    def topics(self) -> list[str]:
+        """The persisted topics in the directory now, sorted."""
+    def partitions(self, topic: str) -> list[dict[str, Any]]:
+        """Per partition: earliest, next and durable offsets, segment count, durability."""
+    def subscribe(
+        self,
+        topic: str,
+        start: str | int | datetime.datetime | None = None,
+        *,
+        partitions: list[int] | None = None,
+        durable_only: bool = False,
+        name: str | None = None,
+    ) -> FollowerSubscription:
+        """Follows ``topic`` (waited for if it does not exist yet) from ``start`` ("earliest"
+        by default, "latest", an offset, a datetime, or "committed" with a ``name``).
+        ``durable_only``: only events the owner has fsynced. NotPersistedError for a topic
+        the owner keeps in memory only; LockedError when another process uses ``name``."""
+    def group(self, topic: str, name: str, start: str | None = None) -> FollowerMember:
+        """Joins follower group ``name``: its members, in any processes, share the topic's
+        partitions; a member that dies has its partitions taken over from their last commit
+        (the events it handed out after that commit come again)."""
+
+@final
+class FollowerSubscription(Reader):
+    """A follower's subscription: every event of its partitions, read from the owner's files.
+    OffsetError when retention deleted events before they were read (it goes on from the
+    earliest kept)."""
+
+    def commit(self) -> None:
+        """Stores a named follower's positions durably; start "committed" resumes after them."""
+
+@final
+class FollowerMember(Reader):
+    """A member of a follower group."""
+
+    @property
+    def group(self) -> str: ...
+    def commit(self) -> None:
+        """Commits the positions of the partitions this member owns."""
+
+@final
 class Event:
     """One event; its key and payload were copied out of the bus once."""
 

@@ -21,6 +21,7 @@ mod bus;
 mod convert;
 mod errors;
 mod event;
+mod follower;
 mod logging;
 mod options;
 mod reader;
@@ -37,6 +38,9 @@ fn _ringbus(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<reader::Reader>()?;
     m.add_class::<reader::Subscription>()?;
     m.add_class::<reader::Member>()?;
+    m.add_class::<follower::Follower>()?;
+    m.add_class::<follower::FollowerSubscription>()?;
+    m.add_class::<follower::FollowerMember>()?;
     m.add_class::<event::Event>()?;
     m.add_class::<event::EventBatch>()?;
     #[cfg(feature = "bench")]

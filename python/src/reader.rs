@@ -1,5 +1,6 @@
 //! Readers: `Reader` (polling, iteration, asyncio helpers) and its subclasses `Subscription`
-//! (fanout) and `Member` (work queue).
+//! (fanout), `Member` (work queue), and the followers' `FollowerSubscription` and
+//! `FollowerMember` (`follower.rs`).
 #![deny(unsafe_code)]
 
 use std::sync::Arc;
@@ -13,12 +14,14 @@ use ringbus_core as rb;
 
 use crate::arrow::Columns;
 use crate::convert::{deadline, next_slice};
-use crate::errors::{busy, closed_reader, Result};
+use crate::errors::{busy, closed_reader, Failure, Result};
 use crate::event::{Event, EventBatch};
 
 pub(crate) enum Kind {
     Fanout(rb::Subscription),
     Member(rb::Member),
+    Follow(rb::FollowerSubscription),
+    FollowMember(rb::FollowerMember),
 }
 
 impl Kind {
@@ -26,6 +29,17 @@ impl Kind {
         match self {
             Kind::Fanout(s) => s.try_poll(),
             Kind::Member(m) => m.try_poll(),
+            Kind::Follow(f) => f.try_poll(),
+            Kind::FollowMember(m) => m.poll(Some(Duration::ZERO)),
+        }
+    }
+
+    /// A follower's wait for the owner's next write (bus readers wait on their `Readiness`).
+    fn wait_follow(&mut self, slice: Duration) -> bool {
+        match self {
+            Kind::Follow(f) => f.wait_readable(slice),
+            Kind::FollowMember(m) => m.wait_readable(slice),
+            Kind::Fanout(_) | Kind::Member(_) => true,
         }
     }
 
@@ -38,6 +52,8 @@ impl Kind {
         match self {
             Kind::Fanout(s) => s.poll_batch(max, Some(timeout), f),
             Kind::Member(m) => m.poll_batch(max, Some(timeout), f),
+            Kind::Follow(s) => s.poll_batch(max, Some(timeout), f),
+            Kind::FollowMember(m) => m.poll_batch(max, Some(timeout), f),
         }
     }
 }
@@ -45,15 +61,33 @@ impl Kind {
 /// What subscriptions and group members share: polling, iteration, async iteration.
 #[pyclass(frozen, subclass, module = "ringbus")]
 pub(crate) struct Reader {
-    state: Mutex<Option<Kind>>,
-    readiness: rb::Readiness,
+    pub(crate) state: Mutex<Option<Kind>>,
+    /// What a bus reader waits on; a follower (None) waits in its core reader (inotify).
+    readiness: Option<rb::Readiness>,
     topic: String,
 }
 
 impl Reader {
-    /// A reader over `kind`, which `readiness` watches, of topic `topic`.
-    pub(crate) fn new(kind: Kind, readiness: rb::Readiness, topic: String) -> Self {
+    /// A reader over `kind`, which `readiness` watches (None for followers), of topic `topic`.
+    pub(crate) fn new(kind: Kind, readiness: Option<rb::Readiness>, topic: String) -> Self {
         Self { state: Mutex::new(Some(kind)), readiness, topic }
+    }
+
+    /// The topic's name.
+    pub(crate) fn topic_name(&self) -> &str {
+        &self.topic
+    }
+
+    /// Waits up to `slice` until the reader may have something; whether it may.
+    fn wait(&self, py: Python<'_>, slice: Duration) -> Result<bool> {
+        match &self.readiness {
+            Some(readiness) => Ok(py.detach(|| readiness.wait(Some(slice)))),
+            None => py.detach(|| {
+                let mut guard = self.state.try_lock().ok_or_else(|| Failure::from(busy()))?;
+                let kind = guard.as_mut().ok_or_else(closed_reader)?;
+                Ok(kind.wait_follow(slice))
+            }),
+        }
     }
 
     /// Runs `f` on the core reader, which must not be in use by another thread.
@@ -81,7 +115,7 @@ impl Reader {
                 return Ok(found);
             }
             let Some(slice) = next_slice(deadline) else { return Ok(None) };
-            py.detach(|| self.readiness.wait(Some(slice)));
+            self.wait(py, slice)?;
             py.check_signals()?;
         }
     }
@@ -121,8 +155,10 @@ impl Reader {
     fn _wait_ready(&self, py: Python<'_>, timeout: f64) -> Result<bool> {
         let deadline = deadline(Some(timeout))?;
         loop {
-            let Some(slice) = next_slice(deadline) else { return Ok(self.readiness.is_ready()) };
-            if py.detach(|| self.readiness.wait(Some(slice))) {
+            let Some(slice) = next_slice(deadline) else {
+                return Ok(self.readiness.as_ref().map_or(true, rb::Readiness::is_ready));
+            };
+            if self.wait(py, slice)? {
                 return Ok(true);
             }
             py.check_signals()?;

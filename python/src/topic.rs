@@ -252,7 +252,7 @@ impl Topic {
         }
         let sub = py.detach(|| self.inner.subscribe(options))?;
         let readiness = sub.readiness();
-        let reader = Reader::new(Kind::Fanout(sub), readiness, self.inner.name().to_owned());
+        let reader = Reader::new(Kind::Fanout(sub), Some(readiness), self.inner.name().to_owned());
         Ok(Py::new(py, PyClassInitializer::from(reader).add_subclass(Subscription))?)
     }
 
@@ -268,7 +268,7 @@ impl Topic {
         let group = py.detach(|| self.inner.group(name, start))?;
         let member = group.join();
         let readiness = member.readiness();
-        let reader = Reader::new(Kind::Member(member), readiness, self.inner.name().to_owned());
+        let reader = Reader::new(Kind::Member(member), Some(readiness), self.inner.name().to_owned());
         Ok(Py::new(py, PyClassInitializer::from(reader).add_subclass(Member::new(group)))?)
     }
 

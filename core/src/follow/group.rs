@@ -255,6 +255,13 @@ impl FollowerMember {
         batch(self, max, timeout, |s| &mut s.pending, &mut f)
     }
 
+    /// Blocks up to `timeout` until the owner may have written since the last poll that found
+    /// nothing; takes no event (for event loops that poll with a zero timeout after it). True
+    /// when it may have: spurious wake-ups happen, missed ones do not.
+    pub fn wait_readable(&mut self, timeout: Duration) -> bool {
+        self.watch.wait_readable(timeout)
+    }
+
     /// Commits the position of every partition this member owns: the events handed out so far
     /// count as processed and are not delivered again, even if this member dies.
     ///

@@ -249,6 +249,13 @@ impl FollowerSubscription {
         batch(self, max, timeout, |s| &mut s.pending, &mut f)
     }
 
+    /// Blocks up to `timeout` until the owner may have written since the last poll that found
+    /// nothing; takes no event (for event loops that poll with a zero timeout after it). True
+    /// when it may have: spurious wake-ups happen, missed ones do not.
+    pub fn wait_readable(&mut self, timeout: Duration) -> bool {
+        self.watch.wait_readable(timeout)
+    }
+
     /// Each partition read and the offset of the next event it will deliver (empty while the
     /// topic does not exist).
     pub fn positions(&self) -> Vec<(u32, u64)> {

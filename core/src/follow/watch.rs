@@ -117,6 +117,21 @@ impl Watch {
         fired
     }
 
+    /// Blocks up to `timeout` until the queue holds an event (without taking it); true if it
+    /// does, or if a directory is still missing (the caller should look at the files).
+    pub(crate) fn wait_readable(&mut self, timeout: Duration) -> bool {
+        self.watch_missing();
+        if !self.complete() {
+            std::thread::sleep(timeout.min(Duration::from_millis(20)));
+            return true;
+        }
+        let ms = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int;
+        let mut pfd = libc::pollfd { fd: self.fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        // SAFETY: one valid pollfd for the duration of the call.
+        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+        n > 0
+    }
+
     /// Blocks until something changes in a watched directory, `deadline` passes, or
     /// [`RECHECK`] has gone by (sooner while a directory is still missing).
     pub(crate) fn wait(&mut self, deadline: Option<Instant>) {
