@@ -52,7 +52,7 @@ fi
 step "fuzzing: each target for ${FUZZ_SECONDS:-30} s (needs a nightly toolchain)"
 if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
   command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --version 0.13.2
-  for target in frame_decoder recovery ops_model power_loss; do
+  for target in frame_decoder recovery ops_model power_loss follower; do
     mkdir -p "fuzz/corpus/$target" "fuzz/seeds/$target"
     # A crash fails this step; its input lands in fuzz/artifacts/$target/: add it to
     # fuzz/regressions/$target/ so that cargo test replays it from then on.

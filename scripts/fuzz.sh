@@ -10,8 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-600}"
-targets=(frame_decoder recovery ops_model power_loss)
-declare -A sanitizer=([frame_decoder]=address [recovery]=address [ops_model]=none [power_loss]=none)
+targets=(frame_decoder recovery ops_model power_loss follower)
+declare -A sanitizer=([frame_decoder]=address [recovery]=address [ops_model]=none [power_loss]=none [follower]=address)
 rows=()
 failed=0
 for t in "${targets[@]}"; do

@@ -107,6 +107,7 @@ pub struct ReadmeDoctests;
 #[cfg(not(loom))]
 #[doc(hidden)]
 pub mod fuzzing {
+    pub use crate::follow::fuzz_follow_segment_files as follow_segment_files;
     #[cfg(feature = "power-loss")]
     pub use crate::log::fuzz_entry::power_cut;
     pub use crate::log::fuzz_entry::{

@@ -135,9 +135,12 @@ fn follower(dir: &Path) {
     let mut next = [0u64; PARTITIONS as usize];
     let mut ended = BTreeSet::new();
     let mut offsets = [0u64; PARTITIONS as usize];
+    let mut idle = 0;
+    let parent = std::os::unix::process::parent_id();
     while ended.len() < PARTITIONS as usize {
+        assert_eq!(std::os::unix::process::parent_id(), parent, "the test that started this follower is gone");
         let n = sub
-            .poll_batch(256, Some(Duration::from_secs(120)), |e| {
+            .poll_batch(256, Some(Duration::from_secs(1)), |e| {
                 let p = e.partition;
                 assert!(e.offset >= offsets[p as usize], "partition {p}: offset {} went back", e.offset);
                 offsets[p as usize] = e.next_offset();
@@ -152,7 +155,8 @@ fn follower(dir: &Path) {
                 next[p as usize] += 1;
             })
             .unwrap_or_else(|e| panic!("following: {e}"));
-        assert!(n > 0, "the follower waited 120 s for an event");
+        idle = if n > 0 { 0 } else { idle + 1 };
+        assert!(idle < 120, "the follower waited 120 s for an event");
     }
     let out = next.iter().map(u64::to_string).collect::<Vec<_>>().join(" ");
     std::fs::write(env("RINGBUS_FOLLOW_OUT"), out).unwrap();
@@ -165,7 +169,9 @@ fn member(dir: &Path) {
     let mut member = follower.join_group(TOPIC, "billing", Start::Earliest).unwrap();
     let mut out = std::fs::File::create(env("RINGBUS_FOLLOW_OUT")).unwrap();
     let mut since_commit = 0;
+    let parent = std::os::unix::process::parent_id();
     while !dir.join("stop").exists() {
+        assert_eq!(std::os::unix::process::parent_id(), parent, "the test that started this member is gone");
         let mut lines = String::new();
         member
             .poll_batch(64, Some(Duration::from_millis(50)), |e| {

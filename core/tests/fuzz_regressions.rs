@@ -74,6 +74,24 @@ fn recovery_inputs_never_panic() {
     }
 }
 
+/// Followers over the same hostile files (the recovery seeds and regressions too: a follower
+/// reads what no owner has repaired).
+#[test]
+fn follower_inputs_never_panic() {
+    let all = inputs("follower")
+        .into_iter()
+        .chain(inputs("recovery"))
+        .chain(sweep(0x51f1_5eed_0f0f_1234, 60).into_iter().map(|d| ("sweep".into(), d)));
+    for (name, data) in all {
+        let dir = scratch("follower");
+        let r = ringbus::fuzzing::follow_segment_files(&dir, &data);
+        if name != "sweep" {
+            eprintln!("follower input {name}: {r:?}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
 #[test]
 fn ops_model_inputs_match_the_model() {
     for (name, data) in

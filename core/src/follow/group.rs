@@ -37,7 +37,7 @@ use super::watch::Watch;
 use crate::bus::event::EventRef;
 use crate::config::{Start, TopicConfig};
 use crate::error::Error;
-use crate::log::dir::{create_dir, try_lock};
+use crate::log::dir::{check_entry, create_dir, try_lock};
 use crate::log::fs;
 use crate::log::offsets::{read_offsets, write_offsets};
 
@@ -70,6 +70,9 @@ pub struct FollowerMember {
     _member: File,
     config: Option<TopicConfig>,
     owned: Vec<Owned>,
+    /// Lock files of partitions this member should own but another still holds: kept open
+    /// and tried again, since opening and closing them would wake every member.
+    waiting: Vec<(u32, File)>,
     watch: Watch,
     balanced: Option<Instant>,
     next: usize,
@@ -108,6 +111,7 @@ impl FollowerMember {
             _member: member,
             config: None,
             owned: Vec::new(),
+            waiting: Vec::new(),
             watch,
             balanced: None,
             next: 0,
@@ -174,17 +178,30 @@ impl FollowerMember {
             let owned = self.owned.remove(i);
             self.commit_one(&owned)?;
         }
+        self.waiting.retain(|(p, _)| mine(*p));
         for p in (0..partitions).filter(|&p| mine(p)) {
             if self.owned.iter().any(|o| o.walker.partition() == p) {
                 continue;
             }
-            let lock_path = self.group_dir.join(format!("{p}.lock"));
-            let lock = match lock_file(&lock_path, &self.topic_dir) {
-                Ok(lock) => lock,
-                // Its last owner has not given it up yet: the next balance tries again.
-                Err(Error::Locked { .. }) => continue,
-                Err(e) => return Err(e),
+            let lock = match self.waiting.iter().position(|(w, _)| *w == p) {
+                Some(i) => self.waiting.swap_remove(i).1,
+                None => {
+                    let path = self.group_dir.join(format!("{p}.lock"));
+                    let file = fs::create_file(&path, false)
+                        .map_err(|e| Error::io(format!("opening {}", path.display()), &e))?;
+                    check_entry(&path, false)?;
+                    file
+                }
             };
+            match try_lock(&lock, libc::LOCK_EX) {
+                Ok(true) => {}
+                // Its last owner has not given it up yet: the next balance tries again.
+                Ok(false) => {
+                    self.waiting.push((p, lock));
+                    continue;
+                }
+                Err(e) => return Err(Error::io(format!("locking partition {p}'s lock file"), &e)),
+            }
             let dir = self.topic_dir.join(p.to_string());
             self.watch.add(&dir);
             let mut walker = Walker::new(dir, p, max_frame, Visibility::Written, 0);

@@ -19,15 +19,11 @@ use crate::error::Error;
 /// inotify cannot report (a directory that does not exist yet, a queue overflow).
 pub(crate) const RECHECK: Duration = Duration::from_millis(100);
 
-/// What the watches report.
-const MASK: u32 = libc::IN_MODIFY
-    | libc::IN_CREATE
-    | libc::IN_MOVED_TO
-    | libc::IN_DELETE
-    | libc::IN_CLOSE_WRITE
-    | libc::IN_CLOSE_NOWRITE
-    | libc::IN_ATTRIB
-    | libc::IN_ONLYDIR;
+/// What a watch reports: files that appear, go, or are written (and closed after writing:
+/// a process that dies closes its files). Never a file opened for reading, so a reader's own
+/// looks never wake it or another reader.
+const MASK: u32 =
+    libc::IN_MODIFY | libc::IN_CREATE | libc::IN_MOVED_TO | libc::IN_DELETE | libc::IN_CLOSE_WRITE | libc::IN_ONLYDIR;
 
 /// An inotify instance and the directories it watches.
 #[derive(Debug)]

@@ -56,7 +56,28 @@ pub(crate) fn reached(path: &AtomicU64) {
 /// or reading gave. It panics only on a bug: a panic inside ringbus, or a reader of the closed
 /// topic that waits instead of reaching the end.
 pub fn recover_segment_file(dir: &Path, bytes: &[u8]) -> Result<usize, crate::Error> {
-    use crate::{Bus, Durability, Start, SubscribeOptions, TopicConfig};
+    use crate::{Bus, Start, SubscribeOptions};
+    write_fuzz_topic(dir, bytes)?;
+    let bus = Bus::open(dir)?;
+    let topic = bus.topic("t").expect("restored");
+    topic.close();
+    let mut sub = topic.subscribe(SubscribeOptions::new().start(Start::Earliest))?;
+    let mut n = 0;
+    loop {
+        match sub.poll(Some(std::time::Duration::from_secs(10))) {
+            Ok(Some(_)) => n += 1,
+            // The topic is closed: its reader must reach the end, never wait. A hang is a bug.
+            Ok(None) => panic!("a subscription of a closed topic waited 10 s without an event or the end"),
+            Err(crate::Error::Closed) => return Ok(n),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Writes topic `t` with one partition into `dir` from fuzz input `bytes` (see
+/// [`recover_segment_file`]): `topic.conf`, and the segments the input's first byte asks for.
+pub(crate) fn write_fuzz_topic(dir: &Path, bytes: &[u8]) -> Result<(), crate::Error> {
+    use crate::{Durability, TopicConfig};
     let partition = dir.join("t").join("0");
     std::fs::create_dir_all(&partition).map_err(|e| crate::Error::io("fuzz set-up", &e))?;
     let flags = bytes.first().copied().unwrap_or(0);
@@ -76,20 +97,7 @@ pub fn recover_segment_file(dir: &Path, bytes: &[u8]) -> Result<usize, crate::Er
         std::fs::write(partition.join(segment_name(first)), segment)
             .map_err(|e| crate::Error::io("fuzz set-up", &e))?;
     }
-    let bus = Bus::open(dir)?;
-    let topic = bus.topic("t").expect("restored");
-    topic.close();
-    let mut sub = topic.subscribe(SubscribeOptions::new().start(Start::Earliest))?;
-    let mut n = 0;
-    loop {
-        match sub.poll(Some(std::time::Duration::from_secs(10))) {
-            Ok(Some(_)) => n += 1,
-            // The topic is closed: its reader must reach the end, never wait. A hang is a bug.
-            Ok(None) => panic!("a subscription of a closed topic waited 10 s without an event or the end"),
-            Err(crate::Error::Closed) => return Ok(n),
-            Err(e) => return Err(e),
-        }
-    }
+    Ok(())
 }
 
 /// Runs the operations `bytes` encodes against a persisted one-partition topic in `dir` (which

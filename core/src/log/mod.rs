@@ -27,6 +27,7 @@
 //! - `io.rs`: the persister's I/O backends (io_uring, `pwrite`/`fdatasync`, fault injection)
 //! - `powerloss.rs`: the power-loss simulator (the `power-loss` feature, for tests)
 //! - `persister.rs`: the persister thread
+//! - `syncer.rs`: the fsync thread of `Async` topics
 //! - `reader.rs`: reading segment files behind the ring
 //! - `verify.rs`: read-only checking of a data directory (`ringbus verify`)
 //! - `fuzz_entry.rs`: what the fuzz targets call
@@ -45,5 +46,6 @@ pub(crate) mod reader;
 pub(crate) mod recovery;
 pub(crate) mod segment;
 pub(crate) mod shared;
+pub(crate) mod syncer;
 pub(crate) mod timeindex;
 pub(crate) mod verify;

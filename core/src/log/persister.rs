@@ -19,6 +19,7 @@ use super::io::{self, Io, IoChoice, Write};
 use super::recovery::Recovered;
 use super::segment::{create_segment, segment_created_ns};
 use super::shared::LogShared;
+use super::syncer::{Job, Syncer};
 use super::timeindex;
 use crate::config::{Durability, TimestampSource, TopicConfig};
 use crate::error::Error;
@@ -43,6 +44,8 @@ pub(crate) struct PartWriter {
     durable_field: u64,
     /// When the oldest write not yet fsynced was made.
     unsynced_since: Option<Instant>,
+    /// An `Async` topic's fsync running on the fsync thread: the end of the writes it covers.
+    syncing: Option<u64>,
     poisoned: bool,
     /// When retention was last checked.
     retention_checked: Option<Instant>,
@@ -71,6 +74,7 @@ impl PartWriter {
             durable: next,
             durable_field,
             unsynced_since: None,
+            syncing: None,
             poisoned: false,
             retention_checked: None,
             index,
@@ -127,7 +131,15 @@ impl PartWriter {
     }
 
     /// Writes what is committed; fsyncs per the durability. Returns whether it did anything.
-    fn step(&mut self, ring: &Ring, io: &mut dyn Io, config: &TopicConfig, now: Instant) -> Result<bool, Error> {
+    fn step(
+        &mut self,
+        ring: &Ring,
+        io: &mut dyn Io,
+        syncer: Option<&Syncer>,
+        part: usize,
+        config: &TopicConfig,
+        now: Instant,
+    ) -> Result<bool, Error> {
         let durability = config.durability;
         let mut busy = false;
         // Claimed by now: this round writes at most up to here, so it ends under a steady
@@ -153,6 +165,9 @@ impl PartWriter {
                 }
             }
             if rotate {
+                if let Some(syncer) = syncer {
+                    self.settle(syncer, part)?;
+                }
                 self.rotate(io)?;
             }
             busy = true;
@@ -164,12 +179,64 @@ impl PartWriter {
         let flush = self.log.flush_target() > self.durable;
         if let Durability::Async { max_delay } = durability {
             if self.durable < self.written
+                && self.syncing.is_none()
                 && (flush || self.unsynced_since.is_some_and(|t| now.duration_since(t) >= max_delay))
             {
-                self.sync(io)?;
+                match syncer {
+                    Some(syncer) => self.start_sync(syncer, part)?,
+                    None => self.sync(io)?,
+                }
             }
         }
         Ok(busy)
+    }
+
+    /// Hands the fsync of everything written so far to the fsync thread.
+    fn start_sync(&mut self, syncer: &Syncer, part: usize) -> Result<(), Error> {
+        let file = self.active.try_clone().map_err(|e| {
+            Error::io(format!("duplicating {} for its fsync", self.log.segment_path(self.active_first).display()), &e)
+        })?;
+        let field = (self.durable > self.durable_field).then_some(self.durable);
+        syncer.start(Job { part, file, field, target: self.written });
+        self.syncing = Some(self.written);
+        self.unsynced_since = None;
+        Ok(())
+    }
+
+    /// Applies a finished fsync job of this partition.
+    fn synced(&mut self, target: u64, field: Option<u64>, result: Result<(), String>) -> Result<(), Error> {
+        self.syncing = None;
+        if let Err(e) = result {
+            return Err(Error::Io {
+                context: format!("syncing {}", self.log.segment_path(self.active_first).display()),
+                message: e,
+                kind: std::io::ErrorKind::Other,
+            });
+        }
+        if let Some(f) = field {
+            self.durable_field = self.durable_field.max(f);
+        }
+        if target > self.durable {
+            self.durable = target;
+            self.log.publish_durable(target);
+        }
+        Ok(())
+    }
+
+    /// Waits for this partition's fsync job, if one runs (before sealing its segment).
+    fn settle(&mut self, syncer: &Syncer, part: usize) -> Result<(), Error> {
+        if self.syncing.is_none() {
+            return Ok(());
+        }
+        let mut mine = Ok(());
+        for (p, target, field, result) in syncer.wait_for(part) {
+            debug_assert_eq!(p, part, "wait_for hands out this partition's jobs only");
+            let r = self.synced(target, field, result);
+            if mine.is_ok() {
+                mine = r;
+            }
+        }
+        mine
     }
 
     /// Writes ring bytes `written .. to` (committed, below our gate) to the active segment,
@@ -292,7 +359,10 @@ impl PartWriter {
 
     /// After the topic closed and every frame is written: fsync, then record on disk that
     /// everything is durable (a clean close).
-    fn finish(&mut self, io: &mut dyn Io) -> Result<(), Error> {
+    fn finish(&mut self, io: &mut dyn Io, syncer: Option<&Syncer>, part: usize) -> Result<(), Error> {
+        if let Some(syncer) = syncer {
+            self.settle(syncer, part)?;
+        }
         if self.durable < self.written {
             self.sync(io)?;
         }
@@ -330,23 +400,44 @@ pub(crate) fn spawn(
         }
     }
     let io = io::instance(io_choice).map_err(|e| Error::io("setting up the persister's I/O", &e))?;
+    let syncer = match config.durability {
+        Durability::Async { .. } => Some(Syncer::spawn(name, io_choice, parts.readable.clone())?),
+        _ => None,
+    };
     thread::Builder::new()
         .name(format!("ringbus-persist-{name}"))
-        .spawn(move || run(&parts, &config, writers, io))
+        .spawn(move || run(&parts, &config, writers, io, syncer))
         .map_err(|e| Error::io("starting the persister thread", &e))
 }
 
 /// The persister's loop over `parts` (see [`spawn`]).
-fn run(parts: &Partitions, config: &TopicConfig, mut writers: Vec<PartWriter>, mut io: Box<dyn Io>) {
+fn run(
+    parts: &Partitions,
+    config: &TopicConfig,
+    mut writers: Vec<PartWriter>,
+    mut io: Box<dyn Io>,
+    syncer: Option<Syncer>,
+) {
     let rings = &parts.rings;
+    let syncer = syncer.as_ref();
     loop {
         let now = Instant::now();
         let mut busy = false;
+        if let Some(s) = syncer.filter(|s| s.has_done()) {
+            for (i, target, field, result) in s.take_done() {
+                let w = &mut writers[i];
+                if !w.poisoned {
+                    if let Err(e) = w.synced(target, field, result) {
+                        w.poison(&rings[i], &e);
+                    }
+                }
+            }
+        }
         for (i, w) in writers.iter_mut().enumerate() {
             if w.poisoned {
                 continue;
             }
-            match w.step(&rings[i], io.as_mut(), config, now) {
+            match w.step(&rings[i], io.as_mut(), syncer, i, config, now) {
                 Ok(b) => busy |= b,
                 Err(e) => w.poison(&rings[i], &e),
             }
@@ -355,7 +446,7 @@ fn run(parts: &Partitions, config: &TopicConfig, mut writers: Vec<PartWriter>, m
         if drained {
             for (i, w) in writers.iter_mut().enumerate() {
                 if !w.poisoned {
-                    if let Err(e) = w.finish(io.as_mut()) {
+                    if let Err(e) = w.finish(io.as_mut(), syncer, i) {
                         w.poison(&rings[i], &e);
                     }
                 }
@@ -379,12 +470,13 @@ fn run(parts: &Partitions, config: &TopicConfig, mut writers: Vec<PartWriter>, m
             _ => None,
         };
         let ready = || {
-            writers.iter().enumerate().any(|(i, w)| {
-                !w.poisoned
-                    && (rings[i].is_ready_at(w.written)
-                        || rings[i].drained_at(w.written)
-                        || (w.log.flush_target() > w.durable && w.written > w.durable))
-            })
+            syncer.is_some_and(Syncer::has_done)
+                || writers.iter().enumerate().any(|(i, w)| {
+                    !w.poisoned
+                        && (rings[i].is_ready_at(w.written)
+                            || rings[i].drained_at(w.written)
+                            || (w.log.flush_target() > w.durable && w.written > w.durable))
+                })
         };
         // A bounded sleep: closing wakes readers, but a persister must never oversleep a close.
         let deadline = deadline.unwrap_or_else(|| Instant::now() + Duration::from_millis(50));
