@@ -111,6 +111,7 @@ pub mod fuzzing {
     #[cfg(feature = "power-loss")]
     pub use crate::log::fuzz_entry::power_cut;
     pub use crate::log::fuzz_entry::{
-        decode_segment_bytes, recover_segment_file, run_ops, INDEXES_REBUILT, SEGMENTS_RETIRED, TORN_TAILS_CUT,
+        decode_segment_bytes, recover_segment_file, run_ops, INDEXES_REBUILT, SEGMENTS_RETIRED, SPARES_USED,
+        TORN_TAILS_CUT,
     };
 }

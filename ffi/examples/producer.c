@@ -1,9 +1,13 @@
 /* IoT ingest, the producing side: publishes N sensor readings, keyed by sensor id, to the
  * persisted topic "readings" in a data directory (Async: written behind; rb_topic_flush at the
  * end waits until everything is durable).
- * usage: producer <data dir> <readings>    prints: published <n> readings, checksum <sum> */
+ * usage: producer <data dir> <readings> [readings per second]
+ * prints: published <n> readings, checksum <sum>
+ * With a rate it publishes at that pace, so a follower in another process can read it live. */
+#define _POSIX_C_SOURCE 200809L /* nanosleep */
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "ringbus.h"
 
@@ -13,11 +17,12 @@ static int die(const char *what, rb_status status) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s <data dir> <readings>\n", argv[0]);
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: %s <data dir> <readings> [readings per second]\n", argv[0]);
         return 2;
     }
     long n = strtol(argv[2], NULL, 10);
+    long rate = argc == 4 ? strtol(argv[3], NULL, 10) : 0;
     rb_config *config = NULL;
     rb_status s = rb_config_new(&config);
     if (s == RB_OK) s = rb_config_set(config, "data_dir", argv[1]);
@@ -42,6 +47,12 @@ int main(int argc, char **argv) {
                                   (size_t)key_len, 0, NULL)) != RB_OK)
             return die("publish", s);
         sum += (unsigned long long)i;
+        if (rate > 0 && (i + 1) % 100 == 0) {
+            /* 100 readings, then a pause of 100/rate seconds. */
+            long ns = 100L * 1000000000L / rate;
+            struct timespec pause = {ns / 1000000000L, ns % 1000000000L};
+            nanosleep(&pause, NULL);
+        }
     }
     if ((s = rb_topic_flush(topic, -1)) != RB_OK) return die("flush", s);
     printf("published %ld readings, checksum %llu\n", n, sum);

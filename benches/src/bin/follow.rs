@@ -29,6 +29,10 @@ use ringbus_benches::canary_ns;
 use ringbus_benches::persist::data_dir;
 
 const RATE: u64 = 100_000;
+/// Segments of the latency runs: 8 MiB, about 2 s of this stream (40-byte frames), so most of
+/// a run is written into segments the fsync thread prepared ahead (the topic's first segment
+/// is made with `fallocate`; see `log/syncer.rs`).
+const SEGMENT_BYTES: u64 = 8 << 20;
 const END: u64 = u64::MAX;
 
 fn now_ns() -> u64 {
@@ -48,9 +52,9 @@ fn owner(dir: &Path, seconds: u64) {
         .and_then(|v| v.parse().ok())
         .map_or(DEFAULT_ASYNC_MAX_DELAY, Duration::from_millis);
     let config = TopicConfig::new()
-        .capacity(8 << 20)
+        .capacity(1 << 20)
         .max_payload(64)
-        .segment_bytes(64 << 20)
+        .segment_bytes(SEGMENT_BYTES)
         .durability(Durability::Async { max_delay: delay });
     let topic = bus.create_topic("bench", config).expect("topic");
     let mut p = topic.publisher().expect("publisher");
@@ -86,9 +90,17 @@ struct Latency {
     max_us: f64,
 }
 
-/// One latency run: an owner process for `seconds`, followed with `visibility`.
+/// One latency run: an owner process for `seconds`, followed with `visibility`. The data
+/// goes under `FOLLOW_DIR` if set (to compare filesystems), else the build tree.
 fn latency_run(seconds: u64, visibility: Visibility) -> Latency {
-    let dir = data_dir("follow-latency");
+    let dir = match std::env::var_os("FOLLOW_DIR") {
+        Some(base) => {
+            let dir = Path::new(&base).join("follow-latency");
+            let _ = std::fs::remove_dir_all(&dir);
+            dir
+        }
+        None => data_dir("follow-latency"),
+    };
     let mut child = Command::new(std::env::current_exe().expect("this binary"))
         .args(["--owner", dir.to_str().expect("utf-8 path"), &seconds.to_string()])
         .stdout(Stdio::piped())
@@ -200,6 +212,10 @@ fn main() {
     }
     let quick = args.iter().any(|a| a == "--quick");
     let (runs, seconds, n) = if quick { (3, 3, 1_000_000) } else { (5, 10, 4_000_000) };
+    let (runs, seconds) = match std::env::var("FOLLOW_SECONDS").ok().and_then(|s| s.parse().ok()) {
+        Some(s) => (runs, s),
+        None => (runs, seconds),
+    };
     println!("canary {:.0} ns (25-40 normal, 100-200 when the cores drift)", canary_ns());
 
     println!(

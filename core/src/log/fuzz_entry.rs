@@ -43,6 +43,9 @@ pub static INDEXES_REBUILT: AtomicU64 = AtomicU64::new(0);
 /// See [`TORN_TAILS_CUT`].
 pub static SEGMENTS_RETIRED: AtomicU64 = AtomicU64::new(0);
 
+/// See [`TORN_TAILS_CUT`]: segments made from a spare the fsync thread prepared.
+pub static SPARES_USED: AtomicU64 = AtomicU64::new(0);
+
 /// Counts one pass over a rare path (see [`TORN_TAILS_CUT`]).
 pub(crate) fn reached(path: &AtomicU64) {
     path.fetch_add(1, Ordering::Relaxed);

@@ -17,15 +17,25 @@ use super::format::{DURABLE_FIELD, SEGMENT_HEADER_LEN};
 use super::fs;
 use super::io::{self, Io, IoChoice, Write};
 use super::recovery::Recovered;
-use super::segment::{create_segment, segment_created_ns};
+use super::segment::{create_segment, segment_created_ns, segment_from_spare, SPARE};
 use super::shared::LogShared;
-use super::syncer::{Job, Syncer};
+use super::syncer::{Job, SpareJob, Syncer};
 use super::timeindex;
 use crate::config::{Durability, TimestampSource, TopicConfig};
 use crate::error::Error;
 use crate::ring::frame::align;
 use crate::ring::{Cursor, GateKind, GateSpec, JoinAt, Partitions, Ring};
 use crate::sync::{thread, Arc};
+
+/// Where a partition's spare segment stands (see `syncer.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Spare {
+    Absent,
+    /// Asked for, being written by the fsync thread.
+    Preparing,
+    /// Written and fsynced: the next rotation uses it.
+    Ready,
+}
 
 /// The persister's state for one partition.
 #[derive(Debug)]
@@ -46,6 +56,8 @@ pub(crate) struct PartWriter {
     unsynced_since: Option<Instant>,
     /// An `Async` topic's fsync running on the fsync thread: the end of the writes it covers.
     syncing: Option<u64>,
+    /// The next segment, prepared ahead by the fsync thread (`Async` topics).
+    spare: Spare,
     poisoned: bool,
     /// When retention was last checked.
     retention_checked: Option<Instant>,
@@ -75,6 +87,7 @@ impl PartWriter {
             durable_field,
             unsynced_since: None,
             syncing: None,
+            spare: Spare::Absent,
             poisoned: false,
             retention_checked: None,
             index,
@@ -171,6 +184,13 @@ impl PartWriter {
                 self.rotate(io)?;
             }
             busy = true;
+        }
+        // Half way through a segment, the next one is prepared in the background.
+        if let Some(syncer) = syncer {
+            if self.spare == Spare::Absent && self.written - self.active_first >= self.segment_bytes / 2 {
+                syncer.prepare_spare(SpareJob { part, path: self.log.dir.join(SPARE), bytes: self.segment_bytes });
+                self.spare = Spare::Preparing;
+            }
         }
         if let Err(e) = self.apply_retention(config, now, busy) {
             // Not fatal to writing: reported in stats and tried again a second later.
@@ -331,7 +351,18 @@ impl PartWriter {
         if let Some(entry) = self.interval.finish(self.written) {
             self.index.append(entry);
         }
-        let next = create_segment(&self.log.dir, self.written, self.segment_bytes, self.written)?;
+        let spare = match self.spare {
+            Spare::Ready => segment_from_spare(&self.log.dir, self.written, self.segment_bytes, self.written)?,
+            _ => None,
+        };
+        if spare.is_some() {
+            self.spare = Spare::Absent;
+            super::fuzz_entry::reached(&super::fuzz_entry::SPARES_USED);
+        }
+        let next = match spare {
+            Some(file) => file,
+            None => create_segment(&self.log.dir, self.written, self.segment_bytes, self.written)?,
+        };
         self.index = timeindex::IndexFile::create(&self.log.dir, self.written, &[])?;
         self.active = next;
         self.active_first = self.written;
@@ -419,7 +450,8 @@ fn run(
     syncer: Option<Syncer>,
 ) {
     let rings = &parts.rings;
-    let syncer = syncer.as_ref();
+    let owned_syncer = syncer;
+    let syncer = owned_syncer.as_ref();
     loop {
         let now = Instant::now();
         let mut busy = false;
@@ -431,6 +463,17 @@ fn run(
                         w.poison(&rings[i], &e);
                     }
                 }
+            }
+            for (i, result) in s.take_spares() {
+                let w = &mut writers[i];
+                w.spare = match result {
+                    Ok(()) => Spare::Ready,
+                    Err(e) => {
+                        // Not fatal: the next segment is made the usual way.
+                        crate::diag::warn!("preparing the next segment of {} failed: {e}", w.log.dir.display());
+                        Spare::Absent
+                    }
+                };
             }
         }
         for (i, w) in writers.iter_mut().enumerate() {
@@ -484,5 +527,13 @@ fn run(
     }
     for (i, w) in writers.iter().enumerate() {
         rings[i].leave(w.gate_id);
+    }
+    // A spare holds no data: a closed directory keeps none (one left by a crash is deleted
+    // when the directory is opened).
+    if syncer.is_some() {
+        drop(owned_syncer);
+        for w in &writers {
+            let _ = fs::remove_file(&w.log.dir.join(SPARE));
+        }
     }
 }

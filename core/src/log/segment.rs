@@ -31,6 +31,38 @@ pub(crate) fn create_segment(dir: &Path, first: u64, segment_bytes: u64, durable
     Ok(f)
 }
 
+/// The name of a partition's spare segment (its `.seg.tmp` ending makes opening the
+/// directory delete it: it never holds data).
+pub(crate) const SPARE: &str = "spare.seg.tmp";
+
+/// Turns the prepared spare `dir/spare.seg.tmp` (zeros, `segment_bytes` long, fsynced) into
+/// the segment whose first frame is at `first` (header, fsync, rename, directory fsync); `None`
+/// when there is no spare of that size.
+pub(crate) fn segment_from_spare(
+    dir: &Path,
+    first: u64,
+    segment_bytes: u64,
+    durable: u64,
+) -> Result<Option<File>, Error> {
+    let spare = dir.join(SPARE);
+    if std::fs::metadata(&spare).map(|m| m.len()).ok() != Some(segment_bytes) {
+        return Ok(None);
+    }
+    let path = dir.join(segment_name(first));
+    let created_ns = crate::clock::now(TimestampSource::Precise);
+    let header = SegmentHeader { first_offset: first, created_ns, durable };
+    let make = || -> std::io::Result<File> {
+        let f = fs::create_file(&spare, false)?;
+        fs::write_at(&f, &header.encode(), 0)?;
+        fs::sync_data(&f)?;
+        fs::rename(&spare, &path)?;
+        Ok(f)
+    };
+    let f = make().map_err(|e| Error::io(format!("creating segment {} from its spare", path.display()), &e))?;
+    sync_dir(dir)?;
+    Ok(Some(f))
+}
+
 /// The creation time in a segment's header.
 pub(crate) fn segment_created_ns(path: &Path) -> Result<u64, Error> {
     let mut head = [0u8; SEGMENT_HEADER_LEN as usize];
