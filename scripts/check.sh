@@ -41,7 +41,8 @@ scripts/python-tests.sh
 
 DURABILITY_TESTS=(--test persisted_topics_survive_reopen --test crash_loses_no_acknowledged_event
   --test log_damage_is_handled --test failed_writes_poison_the_partition --test retention_deletes_whole_old_segments
-  --test durable_groups_resume_where_they_committed --test timestamp_seeks --test idempotent_publish_drops_duplicates)
+  --test durable_groups_resume_where_they_committed --test timestamp_seeks --test idempotent_publish_drops_duplicates
+  --test follower_reads_a_live_directory --test follower_processes)
 step "durability tests on the io_uring backend (forced)"
 if [ "$(cat /proc/sys/kernel/io_uring_disabled 2>/dev/null || echo 0)" != "0" ]; then
   echo "SKIPPED: io_uring is disabled on this machine (kernel.io_uring_disabled); the tests above ran on the std backend"

@@ -8,6 +8,8 @@
 //! - a work-queue [`Group`] gives each event to exactly one [`Member`].
 //!
 //! Order holds within a partition; a record's key picks its partition by a stable hash.
+//! Persisted topics ([`Bus::open`]) can also be read from other processes while their bus
+//! writes: a [`Follower`] reads the segment files, holding nothing the owner needs.
 //! Publishing and polling never allocate and take no lock; waiting follows the topic's
 //! [`WaitStrategy`]. See ARCHITECTURE.md for the protocols and SAFETY.md for the unsafe code.
 //!

@@ -248,3 +248,31 @@ fn memory_only_topics_are_refused_with_a_clear_error() {
     drop(bus);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_follower_follows_no_link_out_of_the_directory() {
+    let dir = temp_dir("follow-links");
+    let outside = temp_dir("follow-links-outside");
+    {
+        let bus = Bus::open(&outside).unwrap();
+        let t = bus.create_topic("t", config(Durability::Sync).partitions(1)).unwrap();
+        t.publisher().unwrap().publish(Record::new(b"secret")).unwrap();
+    }
+    {
+        let bus = Bus::open(&dir).unwrap();
+        bus.create_topic("t", config(Durability::Sync).partitions(1)).unwrap();
+    }
+    // Partition 0 replaced by a link to another directory's partition.
+    std::fs::remove_dir_all(dir.join("t/0")).unwrap();
+    std::os::unix::fs::symlink(outside.join("t/0"), dir.join("t/0")).unwrap();
+    let follower = Follower::open(&dir).unwrap();
+    let mut sub = follower.subscribe("t", FollowOptions::new().start(Start::Earliest)).unwrap();
+    match sub.poll(Some(Duration::from_millis(200))) {
+        Err(Error::Io { kind: std::io::ErrorKind::PermissionDenied, context, .. }) => {
+            assert!(context.contains("t/0"), "{context}")
+        }
+        other => panic!("a link was followed: {other:?}"),
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&outside).unwrap();
+}

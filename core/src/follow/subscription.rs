@@ -331,6 +331,10 @@ impl FollowCore for FollowerSubscription {
 
 /// The topic's configuration, or `None` while it has no `topic.conf`.
 pub(crate) fn topic_config(topic_dir: &Path) -> Result<Option<TopicConfig>, Error> {
+    match check_entry(topic_dir, true) {
+        Err(Error::Io { kind: std::io::ErrorKind::NotFound, .. }) => return Ok(None),
+        other => other?,
+    }
     match check_entry(&topic_dir.join(TOPIC_CONF), false) {
         Err(Error::Io { kind: std::io::ErrorKind::NotFound, .. }) => Ok(None),
         Err(e) => Err(e),

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 
 use crate::bus::event::{event_from_bytes, EventRef};
 use crate::error::Error;
+use crate::log::dir::check_entry;
 use crate::log::format::{
     decode_frame, parse_segment_name, segment_name, Frame, FrameError, SegmentHeader, DURABLE_FIELD, SEGMENT_HEADER_LEN,
 };
@@ -73,6 +74,9 @@ pub(crate) struct Walker {
     /// Events older than this are skipped (a `Start::Timestamp` seek, until the first event at
     /// or after it).
     skip_before: Option<u64>,
+    /// The partition directory was checked (a directory, not a link out of the data
+    /// directory) once it existed.
+    dir_checked: bool,
 }
 
 /// What is at the walker's position.
@@ -97,6 +101,7 @@ impl Walker {
             buf: Vec::new(),
             buf_start: 0,
             skip_before: None,
+            dir_checked: false,
         }
     }
 
@@ -294,6 +299,13 @@ impl Walker {
     /// Opens the segment holding the position; false if there is none yet (an empty partition
     /// directory, or none at all).
     fn open_segment(&mut self) -> Result<bool, Error> {
+        if !self.dir_checked {
+            match check_entry(&self.dir, true) {
+                Err(Error::Io { kind: std::io::ErrorKind::NotFound, .. }) => return Ok(false),
+                Err(e) => return Err(e),
+                Ok(()) => self.dir_checked = true,
+            }
+        }
         for _ in 0..3 {
             let segments = list_segments(&self.dir)?;
             let i = segments.partition_point(|&f| f <= self.position);

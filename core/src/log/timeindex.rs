@@ -136,7 +136,12 @@ pub(crate) fn build(body: &[u8], first: u64, end: u64, max_frame: usize) -> (Vec
 /// contiguous from `first`); read-only. They may still reach past what the segment holds now
 /// (the caller checks that against the data).
 pub(crate) fn read_entries(dir: &Path, first: u64) -> Option<Vec<Entry>> {
-    let bytes = std::fs::read(index_path(dir, first)).ok()?;
+    let path = index_path(dir, first);
+    // A hint is never worth following a link for (nor reading anything but a plain file).
+    if !std::fs::symlink_metadata(&path).ok()?.is_file() {
+        return None;
+    }
+    let bytes = std::fs::read(path).ok()?;
     if bytes.len() % ENTRY != 0 {
         return None;
     }
