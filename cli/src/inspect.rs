@@ -127,50 +127,81 @@ pub fn stats(dir: &Path, only: Option<&str>) -> Outcome {
     let mut out = std::io::stdout().lock();
     for name in names {
         let t = topic(&bus, dir, &name)?;
-        let c = t.config();
         let stats = t.stats();
-        writeln!(out, "topic {name}")?;
-        writeln!(out, "  partitions      {}", c.partitions)?;
-        writeln!(out, "  durability      {}", durability_text(&c.durability))?;
-        writeln!(out, "  segment bytes   {}", c.segment_bytes)?;
-        writeln!(
-            out,
-            "  retention       {}; {}",
-            c.retention_bytes.map_or("no byte limit".into(), |b| format!("{b} bytes per partition")),
-            c.retention_age.map_or("no age limit".into(), |a| format!("{} s", a.as_secs()))
-        )?;
-        writeln!(out, "  io backend      {}", stats.io_backend.unwrap_or("-"))?;
-        writeln!(out, "  partition      earliest          next       durable  segments     log bytes")?;
-        for p in &stats.partitions {
-            let log = p.log.as_ref();
-            writeln!(
-                out,
-                "  {:>9} {:>13} {:>13} {:>13} {:>9} {:>13}",
-                p.partition,
-                p.earliest_offset,
-                p.next_offset,
-                log.map_or(0, |l| l.durable_offset),
-                log.map_or(0, |l| l.segments),
-                p.next_offset - p.earliest_offset
-            )?;
-        }
-        let groups = t.committed_groups()?;
-        if groups.is_empty() {
-            writeln!(out, "  groups          none committed")?;
-        }
-        for (group, committed) in groups {
-            let lag: Vec<u64> =
-                stats.partitions.iter().zip(&committed).map(|(p, &c)| p.next_offset.saturating_sub(c)).collect();
-            writeln!(
-                out,
-                "  group {group}: committed {:?}, lag {} bytes ({:?} per partition)",
-                committed,
-                lag.iter().sum::<u64>(),
-                lag
-            )?;
-        }
+        let rows: Vec<Row> = stats
+            .partitions
+            .iter()
+            .map(|p| Row {
+                partition: p.partition,
+                earliest: p.earliest_offset,
+                next: p.next_offset,
+                durable: p.log.as_ref().map_or(0, |l| l.durable_offset),
+                segments: p.log.as_ref().map_or(0, |l| l.segments),
+            })
+            .collect();
+        let source = format!("io backend      {}", stats.io_backend.unwrap_or("-"));
+        print_topic_stats(&mut out, &name, t.config(), &source, &rows, t.committed_groups()?)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One partition's line of `ringbus stats`.
+struct Row {
+    partition: u32,
+    earliest: u64,
+    next: u64,
+    durable: u64,
+    segments: usize,
+}
+
+/// Prints one topic of `ringbus stats`: its configuration, where the figures come from, a line
+/// per partition, and its groups' commits and lag.
+fn print_topic_stats(
+    out: &mut impl Write,
+    name: &str,
+    c: &TopicConfig,
+    source: &str,
+    rows: &[Row],
+    groups: Vec<(String, Vec<u64>)>,
+) -> Result<(), Failure> {
+    writeln!(out, "topic {name}")?;
+    writeln!(out, "  partitions      {}", c.partitions)?;
+    writeln!(out, "  durability      {}", durability_text(&c.durability))?;
+    writeln!(out, "  segment bytes   {}", c.segment_bytes)?;
+    writeln!(
+        out,
+        "  retention       {}; {}",
+        c.retention_bytes.map_or("no byte limit".into(), |b| format!("{b} bytes per partition")),
+        c.retention_age.map_or("no age limit".into(), |a| format!("{} s", a.as_secs()))
+    )?;
+    writeln!(out, "  {source}")?;
+    writeln!(out, "  partition      earliest          next       durable  segments     log bytes")?;
+    for r in rows {
+        writeln!(
+            out,
+            "  {:>9} {:>13} {:>13} {:>13} {:>9} {:>13}",
+            r.partition,
+            r.earliest,
+            r.next,
+            r.durable,
+            r.segments,
+            r.next - r.earliest
+        )?;
+    }
+    if groups.is_empty() {
+        writeln!(out, "  groups          none committed")?;
+    }
+    for (group, committed) in groups {
+        let lag: Vec<u64> = rows.iter().zip(&committed).map(|(r, &c)| r.next.saturating_sub(c)).collect();
+        writeln!(
+            out,
+            "  group {group}: committed {:?}, lag {} bytes ({:?} per partition)",
+            committed,
+            lag.iter().sum::<u64>(),
+            lag
+        )?;
+    }
+    Ok(())
 }
 
 /// `ringbus stats` on a directory another process has open: what its files say.
@@ -185,45 +216,19 @@ fn live_stats(follower: &Follower, pid: u32, only: Option<&str>) -> Outcome {
     let mut out = std::io::stdout().lock();
     for name in names {
         let c = followed_topic(follower, &name)?;
-        writeln!(out, "topic {name}")?;
-        writeln!(out, "  partitions      {}", c.partitions)?;
-        writeln!(out, "  durability      {}", durability_text(&c.durability))?;
-        writeln!(out, "  segment bytes   {}", c.segment_bytes)?;
-        writeln!(
-            out,
-            "  retention       {}; {}",
-            c.retention_bytes.map_or("no byte limit".into(), |b| format!("{b} bytes per partition")),
-            c.retention_age.map_or("no age limit".into(), |a| format!("{} s", a.as_secs()))
-        )?;
-        writeln!(out, "  owner           process {pid} has it open (figures read from its files)")?;
-        writeln!(out, "  partition      earliest          next       durable  segments     log bytes")?;
-        let parts = follower.partitions(&name)?;
-        for p in &parts {
-            writeln!(
-                out,
-                "  {:>9} {:>13} {:>13} {:>13} {:>9} {:>13}",
-                p.partition,
-                p.earliest_offset,
-                p.next_offset,
-                p.durable_offset,
-                p.segments,
-                p.next_offset - p.earliest_offset
-            )?;
-        }
-        let groups = follower.committed_groups(&name)?;
-        if groups.is_empty() {
-            writeln!(out, "  groups          none committed")?;
-        }
-        for (group, committed) in groups {
-            let lag: Vec<u64> = parts.iter().zip(&committed).map(|(p, &c)| p.next_offset.saturating_sub(c)).collect();
-            writeln!(
-                out,
-                "  group {group}: committed {:?}, lag {} bytes ({:?} per partition)",
-                committed,
-                lag.iter().sum::<u64>(),
-                lag
-            )?;
-        }
+        let rows: Vec<Row> = follower
+            .partitions(&name)?
+            .iter()
+            .map(|p| Row {
+                partition: p.partition,
+                earliest: p.earliest_offset,
+                next: p.next_offset,
+                durable: p.durable_offset,
+                segments: p.segments,
+            })
+            .collect();
+        let source = format!("owner           process {pid} has it open (figures read from its files)");
+        print_topic_stats(&mut out, &name, &c, &source, &rows, follower.committed_groups(&name)?)?;
     }
     Ok(ExitCode::SUCCESS)
 }

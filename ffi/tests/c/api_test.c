@@ -448,13 +448,19 @@ static void test_readiness_fd(void) {
     rb_bus_free(bus);
 }
 
-static void test_persisted(const char *dir) {
+/* The configuration of the persisted tests: a bus on `dir`, sync topics of 64 KiB rings. */
+static rb_config *persisted_config(const char *dir) {
     rb_config *config = NULL;
     CHECK_STATUS(rb_config_new(&config), RB_OK);
     CHECK_STATUS(rb_config_set(config, "data_dir", dir), RB_OK);
     CHECK_STATUS(rb_config_set(config, "durability", "sync"), RB_OK);
     CHECK_STATUS(rb_config_set(config, "capacity", "65536"), RB_OK);
     CHECK_STATUS(rb_config_set(config, "max_payload", "1024"), RB_OK);
+    return config;
+}
+
+static void test_persisted(const char *dir) {
+    rb_config *config = persisted_config(dir);
     rb_bus *bus = NULL;
     CHECK_STATUS(rb_bus_open(config, &bus), RB_OK);
     rb_bus *second = NULL;
@@ -502,12 +508,7 @@ static void test_follower(const char *dir) {
     CHECK_STATUS(rb_follower_open(dir, NULL), RB_ERR_NULL_ARG);
     CHECK_STATUS(rb_follower_open(dir, &follower), RB_OK);
 
-    rb_config *config = NULL;
-    CHECK_STATUS(rb_config_new(&config), RB_OK);
-    CHECK_STATUS(rb_config_set(config, "data_dir", dir), RB_OK);
-    CHECK_STATUS(rb_config_set(config, "durability", "sync"), RB_OK);
-    CHECK_STATUS(rb_config_set(config, "capacity", "65536"), RB_OK);
-    CHECK_STATUS(rb_config_set(config, "max_payload", "1024"), RB_OK);
+    rb_config *config = persisted_config(dir);
     rb_bus *bus = NULL;
     CHECK_STATUS(rb_bus_open(config, &bus), RB_OK);
     rb_topic *topic = NULL;
