@@ -40,7 +40,7 @@ pub use walker::Visibility;
 ///
 /// // The owner: usually another process.
 /// let bus = Bus::open(&dir)?;
-/// let config = TopicConfig::new().capacity(1 << 20).durability(Durability::Sync);
+/// let config = TopicConfig::new().capacity(1 << 20).max_payload(1024).durability(Durability::Sync);
 /// bus.create_topic("readings", config)?.publisher()?.publish(Record::new(b"21.5"))?;
 ///
 /// // A follower: needs no lock, holds nothing back.
