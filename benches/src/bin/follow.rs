@@ -182,6 +182,36 @@ fn timed(n: u64, mut read: impl FnMut(&mut dyn FnMut(&[u8])) -> usize) -> (u64, 
     (count, sum, t.elapsed().as_secs_f64())
 }
 
+/// Reads a segment with `pread` in 1 MiB pieces into `buf` (reused, as the follower reuses
+/// its buffer), then decodes it.
+fn decode_pread(path: &Path, buf: &mut Vec<u8>) -> usize {
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::File::open(path).expect("segment");
+    let len = file.metadata().expect("metadata").len() as usize;
+    buf.resize(len, 0);
+    for (i, piece) in buf.chunks_mut(1 << 20).enumerate() {
+        file.read_exact_at(piece, (i << 20) as u64).expect("pread");
+    }
+    ringbus::fuzzing::decode_segment_bytes(buf)
+}
+
+/// Maps a segment read-only and decodes it in place.
+fn decode_mmap(path: &Path) -> usize {
+    use std::os::fd::AsRawFd;
+    let file = std::fs::File::open(path).expect("segment");
+    let len = file.metadata().expect("metadata").len() as usize;
+    // SAFETY: a read-only private mapping of a file nobody truncates while the bench runs;
+    // unmapped below, after the slice's last use.
+    let ptr = unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ, libc::MAP_PRIVATE, file.as_raw_fd(), 0) };
+    assert_ne!(ptr, libc::MAP_FAILED, "mmap");
+    // SAFETY: `ptr` maps `len` readable bytes until the munmap below.
+    let bytes = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len) };
+    let events = ringbus::fuzzing::decode_segment_bytes(bytes);
+    // SAFETY: the mapping made above, no longer borrowed.
+    unsafe { libc::munmap(ptr, len) };
+    events
+}
+
 fn idle_cpu_ms() -> f64 {
     let dir = data_dir("follow-idle");
     let bus = Bus::open(&dir).expect("open");
@@ -287,6 +317,35 @@ fn main() {
         b / 1e6,
         100.0 * b / a
     );
+
+    println!("\n== reading the same segment files: pread into a buffer (the follower's way) against mmap");
+    let segs: Vec<std::path::PathBuf> = {
+        let mut v: Vec<_> = std::fs::read_dir(dir.join("bench/0"))
+            .expect("partition directory")
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "seg"))
+            .collect();
+        v.sort();
+        v
+    };
+    let (mut by_pread, mut by_mmap) = (Vec::new(), Vec::new());
+    let mut buf = Vec::new();
+    decode_pread(&segs[0], &mut buf); // the buffer's pages are faulted in once, not timed
+    for run in 0..runs {
+        let t = Instant::now();
+        let a: usize = segs.iter().map(|p| decode_pread(p, &mut buf)).sum();
+        let ta = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let b: usize = segs.iter().map(|p| decode_mmap(p)).sum();
+        let tb = t.elapsed().as_secs_f64();
+        assert_eq!((a as u64, b as u64), (n, n), "both saw every event");
+        println!("run {run}: pread {:.2} M events/s, mmap {:.2} M events/s", a as f64 / ta / 1e6, b as f64 / tb / 1e6);
+        by_pread.push(a as f64 / ta);
+        by_mmap.push(b as f64 / tb);
+    }
+    let (a, b) = (median(&mut by_pread), median(&mut by_mmap));
+    println!("median: pread {:.2} M events/s, mmap {:.2} M events/s, mmap/pread {:.2} (both decode every frame three times: walk, frames, time index)", a / 1e6, b / 1e6, b / a);
 
     println!("\n== idle follower: CPU time while waiting 2 s for an event");
     println!("{:.2} ms of CPU in 2 s", idle_cpu_ms());

@@ -5,7 +5,8 @@
 //! a CSV file, and plots them (SVG). It fails when the aggregates do not match what was
 //! published, when an event is lost, or when something grows without bound: RSS or file
 //! descriptors rising in the second half of the run after warm-up, or the directory above
-//! what retention allows (per partition, `retention_bytes` plus one segment).
+//! what retention allows (per partition, `retention_bytes` plus one segment, and the spare
+//! segment prepared for the next rotation).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -273,7 +274,9 @@ pub(crate) fn soak(args: &SoakArgs) -> Outcome {
     if archive.bad + visitor_bad.load(Ordering::Relaxed) > 0 {
         failures.push("a reader could not decode a reading".into());
     }
-    let disk_limit = u64::from(args.partitions) * (retention + segment) + (1 << 20);
+    // Per partition: what retention keeps, the segment being written past it, and the spare
+    // the fsync thread prepares for the next rotation (Async topics).
+    let disk_limit = u64::from(args.partitions) * (retention + 2 * segment) + (1 << 20);
     failures.extend(growth(&samples, disk_limit));
     let last = samples.last().copied();
     println!(
