@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use ringbus::{Bus, Durability, FollowOptions, Follower, Record, Start, SubscribeOptions, Topic, TopicConfig};
+use ringbus::{
+    Bus, Durability, EventRef, FollowOptions, Follower, Record, Start, SubscribeOptions, Topic, TopicConfig,
+};
 
 use crate::time::{format_time, parse_time};
 use crate::{DurabilityArg, Failure, Outcome};
@@ -292,143 +294,134 @@ pub fn tail(args: &TailArgs) -> Outcome {
         Opened::Live(follower, _) => return live_tail(args, &follower),
     };
     let t = topic(&bus, &args.dir, &args.topic)?;
-    if let Some(p) = args.partition {
-        if p >= t.partitions() {
-            return Err(Failure::new(format!(
-                "--partition {p}: topic '{}' has {} partitions",
-                args.topic,
-                t.partitions()
-            )));
-        }
-    }
+    let start = tail_start(args, t.partitions())?;
     // Without --follow: stop at the end the topic has now.
     let ends: Vec<u64> = t.stats().partitions.iter().map(|p| p.next_offset).collect();
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let wait = Some(Duration::from_millis(200));
     match &args.group {
-        Some(group) => {
-            if args.partition.is_some() {
-                return Err(Failure::new("--partition and --group: a group member reads every partition"));
-            }
-            let mut member = t.group(group, Start::Committed)?.join();
-            loop {
-                let mut failed = Ok(());
-                let n = member.poll_batch(1024, wait, |e| {
-                    if failed.is_ok() {
-                        failed = print_event(&mut out, args.format, &e);
-                    }
-                })?;
-                failed?;
-                out.flush()?;
-                let committed = member.commit()?;
-                if n == 0 && !args.follow && committed.iter().zip(&ends).all(|(c, e)| c >= e) {
-                    break;
-                }
-            }
-        }
+        Some(group) => print_all(&mut t.group(group, Start::Committed)?.join(), args, &ends),
         None => {
-            let start = match &args.from {
-                Some(from) => start_of(from)?,
-                None => Start::Earliest,
-            };
             let mut options = SubscribeOptions::new().start(start);
             if let Some(p) = args.partition {
                 options = options.partitions(vec![p]);
-            } else if matches!(start, Start::Offset(_)) && t.partitions() > 1 {
-                return Err(Failure::new(format!(
-                    "--from OFFSET needs --partition: topic '{}' has {} partitions",
-                    args.topic,
-                    t.partitions()
-                )));
             }
-            let mut sub = t.subscribe(options)?;
-            loop {
-                let mut failed = Ok(());
-                let n = match sub.poll_batch(1024, wait, |e| {
-                    if failed.is_ok() {
-                        failed = print_event(&mut out, args.format, &e);
-                    }
-                }) {
-                    Ok(n) => n,
-                    Err(ringbus::Error::Closed) => break,
-                    Err(e) => return Err(e.into()),
-                };
-                failed?;
-                out.flush()?;
-                if n == 0 && !args.follow && sub.positions().iter().all(|&(p, at)| at >= ends[p as usize]) {
-                    break;
-                }
-            }
+            print_all(&mut t.subscribe(options)?, args, &ends)
         }
     }
-    out.flush()?;
-    Ok(ExitCode::SUCCESS)
 }
 
 /// `ringbus tail` on a directory another process has open: a follower. `--group` joins the
 /// follower group of that name (follower groups are separate from the owner's groups).
 fn live_tail(args: &TailArgs, follower: &Follower) -> Outcome {
     let config = followed_topic(follower, &args.topic)?;
-    if let Some(p) = args.partition {
-        if p >= config.partitions {
-            return Err(Failure::new(format!(
-                "--partition {p}: topic '{}' has {} partitions",
-                args.topic, config.partitions
-            )));
-        }
-    }
+    let start = tail_start(args, config.partitions)?;
     // Without --follow: stop at the end the files have now.
     let ends: Vec<u64> = follower.partitions(&args.topic)?.iter().map(|p| p.next_offset).collect();
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let wait = Some(Duration::from_millis(200));
-    if let Some(group) = &args.group {
-        if args.partition.is_some() {
+    match &args.group {
+        Some(group) => print_all(&mut follower.join_group(&args.topic, group, Start::Earliest)?, args, &ends),
+        None => {
+            let mut options = FollowOptions::new().start(start);
+            if let Some(p) = args.partition {
+                options = options.partitions(vec![p]);
+            }
+            print_all(&mut follower.subscribe(&args.topic, options)?, args, &ends)
+        }
+    }
+}
+
+/// Checks `tail`'s arguments against a topic of `partitions` partitions; where it starts.
+fn tail_start(args: &TailArgs, partitions: u32) -> Result<Start, Failure> {
+    if let Some(p) = args.partition {
+        if p >= partitions {
+            return Err(Failure::new(format!("--partition {p}: topic '{}' has {partitions} partitions", args.topic)));
+        }
+        if args.group.is_some() {
             return Err(Failure::new(
-                "--partition and --group: a group member reads the partitions the group gives it",
+                "--partition and --group: a group member reads the partitions its group gives it",
             ));
         }
-        let mut member = follower.join_group(&args.topic, group, Start::Earliest)?;
-        loop {
-            let mut failed = Ok(());
-            let n = member.poll_batch(1024, wait, |e| {
-                if failed.is_ok() {
-                    failed = print_event(&mut out, args.format, &e);
-                }
-            })?;
-            failed?;
-            out.flush()?;
-            member.commit()?;
-            if n == 0 && !args.follow && member.positions().iter().all(|&(p, at)| at >= ends[p as usize]) {
-                break;
-            }
-        }
-        out.flush()?;
-        return Ok(ExitCode::SUCCESS);
     }
     let start = match &args.from {
         Some(from) => start_of(from)?,
         None => Start::Earliest,
     };
-    let mut options = FollowOptions::new().start(start);
-    if let Some(p) = args.partition {
-        options = options.partitions(vec![p]);
-    } else if matches!(start, Start::Offset(_)) && config.partitions > 1 {
+    if matches!(start, Start::Offset(_)) && args.partition.is_none() && partitions > 1 {
         return Err(Failure::new(format!(
-            "--from OFFSET needs --partition: topic '{}' has {} partitions",
-            args.topic, config.partitions
+            "--from OFFSET needs --partition: topic '{}' has {partitions} partitions",
+            args.topic
         )));
     }
-    let mut sub = follower.subscribe(&args.topic, options)?;
+    Ok(start)
+}
+
+/// What `tail` reads: a subscription or a group member, of a bus or of a follower.
+trait TailSource {
+    /// Hands a batch to `f`; `None` once the topic is closed and drained.
+    fn batch(&mut self, f: &mut dyn FnMut(EventRef<'_>)) -> Result<Option<usize>, ringbus::Error>;
+    /// After a printed batch (group members commit it): where each partition's reading is.
+    fn printed(&mut self) -> Result<Vec<(u32, u64)>, ringbus::Error>;
+}
+
+/// How long a `tail` batch waits for its first event before `tail` looks at the ends again.
+const TAIL_WAIT: Option<Duration> = Some(Duration::from_millis(200));
+
+fn closed_is_end(n: Result<usize, ringbus::Error>) -> Result<Option<usize>, ringbus::Error> {
+    match n {
+        Err(ringbus::Error::Closed) => Ok(None),
+        other => other.map(Some),
+    }
+}
+
+impl TailSource for ringbus::Subscription {
+    fn batch(&mut self, f: &mut dyn FnMut(EventRef<'_>)) -> Result<Option<usize>, ringbus::Error> {
+        closed_is_end(self.poll_batch(1024, TAIL_WAIT, f))
+    }
+    fn printed(&mut self) -> Result<Vec<(u32, u64)>, ringbus::Error> {
+        Ok(self.positions())
+    }
+}
+
+impl TailSource for ringbus::Member {
+    fn batch(&mut self, f: &mut dyn FnMut(EventRef<'_>)) -> Result<Option<usize>, ringbus::Error> {
+        closed_is_end(self.poll_batch(1024, TAIL_WAIT, f))
+    }
+    fn printed(&mut self) -> Result<Vec<(u32, u64)>, ringbus::Error> {
+        Ok(self.commit()?.into_iter().enumerate().map(|(p, at)| (p as u32, at)).collect())
+    }
+}
+
+impl TailSource for ringbus::FollowerSubscription {
+    fn batch(&mut self, f: &mut dyn FnMut(EventRef<'_>)) -> Result<Option<usize>, ringbus::Error> {
+        self.poll_batch(1024, TAIL_WAIT, f).map(Some)
+    }
+    fn printed(&mut self) -> Result<Vec<(u32, u64)>, ringbus::Error> {
+        Ok(self.positions())
+    }
+}
+
+impl TailSource for ringbus::FollowerMember {
+    fn batch(&mut self, f: &mut dyn FnMut(EventRef<'_>)) -> Result<Option<usize>, ringbus::Error> {
+        self.poll_batch(1024, TAIL_WAIT, f).map(Some)
+    }
+    fn printed(&mut self) -> Result<Vec<(u32, u64)>, ringbus::Error> {
+        self.commit()?;
+        Ok(self.positions())
+    }
+}
+
+/// Prints what `source` delivers until the ends (`--follow`: until interrupted, or the topic
+/// closes). Events retention deleted before they were printed are reported on stderr.
+fn print_all(source: &mut impl TailSource, args: &TailArgs, ends: &[u64]) -> Outcome {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     loop {
         let mut failed = Ok(());
-        let n = match sub.poll_batch(1024, wait, |e| {
+        let n = match source.batch(&mut |e| {
             if failed.is_ok() {
                 failed = print_event(&mut out, args.format, &e);
             }
         }) {
-            Ok(n) => n,
+            Ok(Some(n)) => n,
+            Ok(None) => break,
             Err(e @ ringbus::Error::OffsetTrimmed { .. }) => {
-                // Retention deleted events before they were printed: say so, go on.
                 eprintln!("ringbus tail: {e}");
                 continue;
             }
@@ -436,7 +429,8 @@ fn live_tail(args: &TailArgs, follower: &Follower) -> Outcome {
         };
         failed?;
         out.flush()?;
-        if n == 0 && !args.follow && sub.positions().iter().all(|&(p, at)| at >= ends[p as usize]) {
+        let at = source.printed()?;
+        if n == 0 && !args.follow && at.iter().all(|&(p, at)| at >= ends[p as usize]) {
             break;
         }
     }
@@ -444,7 +438,7 @@ fn live_tail(args: &TailArgs, follower: &Follower) -> Outcome {
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_event(out: &mut impl Write, format: TailFormat, e: &ringbus::EventRef<'_>) -> Result<(), Failure> {
+fn print_event(out: &mut impl Write, format: TailFormat, e: &EventRef<'_>) -> Result<(), Failure> {
     match format {
         TailFormat::Raw => {
             out.write_all(e.payload)?;

@@ -31,7 +31,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::followers_dir;
-use super::subscription::{batch, lock_file, poll, position, topic_config, FollowCore};
+use super::subscription::{lock_file, polling_methods, position, topic_config, FollowCore};
 use super::walker::{Visibility, Walker};
 use super::watch::Watch;
 use crate::bus::event::EventRef;
@@ -232,52 +232,7 @@ impl FollowerMember {
         write_offsets(&self.offsets_path(p), &[(p, at)])
     }
 
-    /// The next event of this member's partitions, waiting up to `timeout` (`None`: until
-    /// one comes); balances first when it is time. `Ok(None)` when the timeout passed.
-    ///
-    /// # Errors
-    /// As [`FollowerSubscription::poll`](super::FollowerSubscription::poll), and
-    /// [`Error::Io`] from the group's files.
-    pub fn poll(&mut self, timeout: Option<Duration>) -> Result<Option<EventRef<'_>>, Error> {
-        if let Some(e) = self.pending.take() {
-            return Err(e);
-        }
-        poll(self, timeout)
-    }
-
-    /// Hands up to `max` events to `f`, waiting up to `timeout` for the first; returns how
-    /// many (see [`FollowerSubscription::poll_batch`](super::FollowerSubscription::poll_batch)).
-    ///
-    /// # Errors
-    /// As [`poll`](Self::poll).
-    pub fn poll_batch<F>(&mut self, max: usize, timeout: Option<Duration>, mut f: F) -> Result<usize, Error>
-    where
-        F: FnMut(EventRef<'_>),
-    {
-        batch(self, max, timeout, |s| &mut s.pending, &mut |e| {
-            f(e);
-            true
-        })
-    }
-
-    /// Like [`poll_batch`](Self::poll_batch), stopping early after an event for which `f`
-    /// returns false.
-    ///
-    /// # Errors
-    /// As [`poll`](Self::poll).
-    pub fn poll_batch_while<F>(&mut self, max: usize, timeout: Option<Duration>, mut f: F) -> Result<usize, Error>
-    where
-        F: FnMut(EventRef<'_>) -> bool,
-    {
-        batch(self, max, timeout, |s| &mut s.pending, &mut f)
-    }
-
-    /// Blocks up to `timeout` until the owner may have written since the last poll that found
-    /// nothing; takes no event (for event loops that poll with a zero timeout after it). True
-    /// when it may have: spurious wake-ups happen, missed ones do not.
-    pub fn wait_readable(&mut self, timeout: Duration) -> bool {
-        self.watch.wait_readable(timeout)
-    }
+    polling_methods!();
 
     /// Commits the position of every partition this member owns: the events handed out so far
     /// count as processed and are not delivered again, even if this member dies.

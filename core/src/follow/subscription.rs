@@ -99,6 +99,73 @@ where
     Ok(n)
 }
 
+/// The polling methods of the follower readers ([`FollowerSubscription`] and
+/// [`FollowerMember`](super::FollowerMember)): each has a `pending` error and a `watch`, and
+/// implements [`FollowCore`].
+macro_rules! polling_methods {
+    () => {
+        /// The next event, without waiting.
+        ///
+        /// # Errors
+        /// As [`poll`](Self::poll).
+        pub fn try_poll(&mut self) -> Result<Option<EventRef<'_>>, Error> {
+            self.poll(Some(Duration::ZERO))
+        }
+
+        /// The next event of this reader's partitions, waiting up to `timeout` (`None`: until
+        /// one comes). `Ok(None)` when the timeout passed. A topic that does not exist yet is
+        /// waited for.
+        ///
+        /// # Errors
+        /// [`Error::OffsetTrimmed`] (retention deleted events before they were read; the next
+        /// call goes on from the earliest offset kept), [`Error::CorruptLog`] (damage below a
+        /// durable mark, naming the file), [`Error::NoSuchPartition`] (a topic that appeared
+        /// with fewer partitions than asked for), [`Error::Io`] (also from a group's files).
+        pub fn poll(&mut self, timeout: Option<Duration>) -> Result<Option<EventRef<'_>>, Error> {
+            if let Some(e) = self.pending.take() {
+                return Err(e);
+            }
+            $crate::follow::subscription::poll(self, timeout)
+        }
+
+        /// Hands up to `max` events to `f`, waiting up to `timeout` for the first one; returns
+        /// how many. The rest are those already written: it does not wait for more.
+        ///
+        /// # Errors
+        /// As [`poll`](Self::poll); an error met after some events were handed out is returned
+        /// by the next call.
+        pub fn poll_batch<F>(&mut self, max: usize, timeout: Option<Duration>, mut f: F) -> Result<usize, Error>
+        where
+            F: FnMut(EventRef<'_>),
+        {
+            $crate::follow::subscription::batch(self, max, timeout, |s| &mut s.pending, &mut |e| {
+                f(e);
+                true
+            })
+        }
+
+        /// Like [`poll_batch`](Self::poll_batch), stopping early after an event for which `f`
+        /// returns false (the events after it stay for the next call).
+        ///
+        /// # Errors
+        /// As [`poll`](Self::poll).
+        pub fn poll_batch_while<F>(&mut self, max: usize, timeout: Option<Duration>, mut f: F) -> Result<usize, Error>
+        where
+            F: FnMut(EventRef<'_>) -> bool,
+        {
+            $crate::follow::subscription::batch(self, max, timeout, |s| &mut s.pending, &mut f)
+        }
+
+        /// Blocks up to `timeout` until the owner may have written since the last poll that
+        /// found nothing; takes no event (for event loops that poll with a zero timeout after
+        /// it). True when it may have: spurious wake-ups happen, missed ones do not.
+        pub fn wait_readable(&mut self, timeout: Duration) -> bool {
+            self.watch.wait_readable(timeout)
+        }
+    };
+}
+pub(crate) use polling_methods;
+
 /// A subscription of a [`Follower`](super::Follower): every event of its partitions, in order
 /// within each, read from the owner's segment files (see [`Visibility`](super::Visibility) for
 /// which). It never holds the owner back and has no slow-consumer policy: an event retention
@@ -198,63 +265,7 @@ impl FollowerSubscription {
         Ok(())
     }
 
-    /// The next event, without waiting.
-    ///
-    /// # Errors
-    /// As [`poll`](Self::poll).
-    pub fn try_poll(&mut self) -> Result<Option<EventRef<'_>>, Error> {
-        self.poll(Some(Duration::ZERO))
-    }
-
-    /// The next event, waiting up to `timeout` (`None`: until one comes). `Ok(None)` when the
-    /// timeout passed. A topic that does not exist yet is waited for.
-    ///
-    /// # Errors
-    /// [`Error::OffsetTrimmed`] (retention deleted events before they were read; the next call
-    /// goes on from the earliest offset kept), [`Error::CorruptLog`] (damage below a durable
-    /// mark, naming the file), [`Error::NoSuchPartition`] (a topic that appeared with fewer
-    /// partitions than asked for), [`Error::Io`].
-    pub fn poll(&mut self, timeout: Option<Duration>) -> Result<Option<EventRef<'_>>, Error> {
-        if let Some(e) = self.pending.take() {
-            return Err(e);
-        }
-        poll(self, timeout)
-    }
-
-    /// Hands up to `max` events to `f`, waiting up to `timeout` for the first one; returns how
-    /// many. The rest are those already written: it does not wait for more.
-    ///
-    /// # Errors
-    /// As [`poll`](Self::poll); an error met after some events were handed out is returned
-    /// by the next call.
-    pub fn poll_batch<F>(&mut self, max: usize, timeout: Option<Duration>, mut f: F) -> Result<usize, Error>
-    where
-        F: FnMut(EventRef<'_>),
-    {
-        batch(self, max, timeout, |s| &mut s.pending, &mut |e| {
-            f(e);
-            true
-        })
-    }
-
-    /// Like [`poll_batch`](Self::poll_batch), stopping early after an event for which `f`
-    /// returns false (the events after it stay for the next call).
-    ///
-    /// # Errors
-    /// As [`poll`](Self::poll).
-    pub fn poll_batch_while<F>(&mut self, max: usize, timeout: Option<Duration>, mut f: F) -> Result<usize, Error>
-    where
-        F: FnMut(EventRef<'_>) -> bool,
-    {
-        batch(self, max, timeout, |s| &mut s.pending, &mut f)
-    }
-
-    /// Blocks up to `timeout` until the owner may have written since the last poll that found
-    /// nothing; takes no event (for event loops that poll with a zero timeout after it). True
-    /// when it may have: spurious wake-ups happen, missed ones do not.
-    pub fn wait_readable(&mut self, timeout: Duration) -> bool {
-        self.watch.wait_readable(timeout)
-    }
+    polling_methods!();
 
     /// Each partition read and the offset of the next event it will deliver (empty while the
     /// topic does not exist).
