@@ -1,21 +1,23 @@
 //! `ringbus bench soak`: the IoT pipeline for a long time on a persisted topic with retention
-//! by bytes and by age, a group whose members commit every second, a fanout archiver, and a
-//! reader that joins and leaves every few seconds. Every `--sample` seconds it records the
+//! by bytes and by age, a group whose members commit every second, a fanout archiver, a
+//! follower of the data directory (reading only the files, as one in another process would),
+//! and a reader that joins and leaves every few seconds. Every `--sample` seconds it records the
 //! process's RSS and open file descriptors, the data directory's size and the readers' lag in
 //! a CSV file, and plots them (SVG). It fails when the aggregates do not match what was
-//! published, when an event is lost, or when something grows without bound: RSS or file
+//! published, when an event is lost (the follower's too, or retention deleted what it had not
+//! read), or when something grows without bound: RSS or file
 //! descriptors rising in the second half of the run after warm-up, or the directory above
 //! what retention allows (per partition, `retention_bytes` plus one segment, and the spare
 //! segment prepared for the next rotation).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use ringbus::{Bus, Durability, SlowConsumerPolicy, Start, SubscribeOptions, TopicConfig};
+use ringbus::{Bus, Durability, FollowOptions, Follower, SlowConsumerPolicy, Start, SubscribeOptions, TopicConfig};
 
 use super::aggregate::{check, Aggregator};
 use super::charts::line_chart;
@@ -119,7 +121,7 @@ pub(crate) fn soak(args: &SoakArgs) -> Outcome {
     };
     println!(
         "soak: {} min at {} events/s (a sixth of it every other half-minute), {} partitions, segments {} MiB, retention {} MiB per partition and {} s; \
-         no follower of the log (ringbus has none yet); samples every {} s into {}",
+         a follower of the directory reads along; samples every {} s into {}",
         args.minutes,
         args.rate,
         args.partitions,
@@ -130,6 +132,11 @@ pub(crate) fn soak(args: &SoakArgs) -> Outcome {
         args.out.join("soak.csv").display()
     );
     let mut archive = topic.subscribe(SubscribeOptions::new().start(Start::Latest))?;
+    // A follower of the directory (in this process here; it reads only the files, as one in
+    // another process would), from the same point as the archiver.
+    let mut followed = Follower::open(&dir)?.subscribe("readings", FollowOptions::new().start(Start::Latest))?;
+    let flushed_all = AtomicBool::new(false);
+    let flushed_all = &flushed_all;
     let group = topic.group("aggregators", Start::Latest)?;
     let members: Vec<_> = (0..bench.aggregators).map(|_| group.join()).collect();
     let keys: Vec<String> = (0..args.sensors).map(|s| format!("sensor-{s:05}")).collect();
@@ -142,7 +149,7 @@ pub(crate) fn soak(args: &SoakArgs) -> Outcome {
     let csv_path = args.out.join("soak.csv");
     let mut csv = std::fs::File::create(&csv_path).map_err(|e| Failure::new(format!("{}: {e}", csv_path.display())))?;
     writeln!(csv, "seconds,rss_kib,fds,disk_bytes,lag_events,published,reader_joins")?;
-    let (samples, expected, archive, aggregators) = thread::scope(|s| {
+    let (samples, expected, archive, aggregators, (followed, trimmed, follower_bad)) = thread::scope(|s| {
         let producers: Vec<_> = (0..bench_ref.producers)
             .map(|p| {
                 let topic = topic.clone();
@@ -178,6 +185,23 @@ pub(crate) fn soak(args: &SoakArgs) -> Outcome {
                 })
             })
             .collect();
+        // The follower reads until everything published is flushed and it has read to the end.
+        let follower = s.spawn(move || -> Result<(u64, u64, u64), Failure> {
+            let mut agg = Aggregator::new(bench_ref.sensors);
+            let (mut seen, mut trimmed) = (0u64, 0u64);
+            loop {
+                let done = flushed_all.load(Ordering::Acquire);
+                match followed.poll_batch(4096, Some(Duration::from_millis(if done { 500 } else { 50 })), |e| {
+                    agg.take(e.payload, 0, Format::Binary, progress.start);
+                    seen += 1;
+                }) {
+                    Ok(0) if done => return Ok((seen, trimmed, agg.bad)),
+                    Ok(_) => {}
+                    Err(ringbus::Error::OffsetTrimmed { .. }) => trimmed += 1,
+                    Err(e) => return Err(Failure::from(e)),
+                }
+            }
+        });
         // A reader that joins, reads for two seconds, and leaves, over and over.
         let visitor_topic = topic.clone();
         let visitor = s.spawn(move || -> Result<(), Failure> {
@@ -252,13 +276,16 @@ pub(crate) fn soak(args: &SoakArgs) -> Outcome {
         progress.stop.store(true, Ordering::Relaxed);
         let expected = join_producers(producers, bench_ref.sensors);
         let flushed = topic.flush(None);
+        flushed_all.store(true, Ordering::Release);
         topic.close();
         let archive = archiver.join().expect("the archiver thread");
         let aggregators: Vec<_> = workers.into_iter().map(|w| w.join().expect("an aggregator thread")).collect();
         let visited = visitor.join().expect("the visiting reader");
+        let follower = follower.join().expect("the follower");
         flushed?;
         visited?;
-        Ok::<_, Failure>((samples, expected?, archive?, aggregators.into_iter().collect::<Result<Vec<_>, _>>()?))
+        let aggregators = aggregators.into_iter().collect::<Result<Vec<_>, _>>()?;
+        Ok::<_, Failure>((samples, expected?, archive?, aggregators, follower?))
     })?;
     bus.close();
     drop(bus);
@@ -271,7 +298,12 @@ pub(crate) fn soak(args: &SoakArgs) -> Outcome {
     if let Some(m) = check(&expected, &aggregators, archive.events) {
         failures.push(format!("aggregates: {m}"));
     }
-    if archive.bad + visitor_bad.load(Ordering::Relaxed) > 0 {
+    if followed != published || trimmed > 0 {
+        failures.push(format!(
+            "the follower read {followed} of {published} events ({trimmed} times retention deleted what it had not read)"
+        ));
+    }
+    if archive.bad + visitor_bad.load(Ordering::Relaxed) + follower_bad > 0 {
         failures.push("a reader could not decode a reading".into());
     }
     // Per partition: what retention keeps, the segment being written past it, and the spare
@@ -280,7 +312,7 @@ pub(crate) fn soak(args: &SoakArgs) -> Outcome {
     failures.extend(growth(&samples, disk_limit));
     let last = samples.last().copied();
     println!(
-        "soak: {published} events in {:.0} s ({:.0} events/s), archived {}, aggregated {}, reader joins {}; \
+        "soak: {published} events in {:.0} s ({:.0} events/s), archived {}, aggregated {}, followed {followed}, reader joins {}; \
          last sample: rss {:.1} MiB, fds {}, disk {:.1} MiB (limit {:.1} MiB); csv and plots in {}",
         args.minutes * 60.0,
         published as f64 / (args.minutes * 60.0),
