@@ -77,6 +77,14 @@ fn follower_sees_every_event_in_order_across_rotation() {
     assert!(matches!(beyond, Err(Error::OffsetBeyondEnd { .. })), "{beyond:?}");
     let two = follower.subscribe("readings", FollowOptions::new().start(Start::Offset(0)));
     assert!(matches!(two, Err(Error::InvalidConfig { .. })), "{two:?}");
+    let empty = follower.subscribe("readings", FollowOptions::new().partitions(Vec::<u32>::new()));
+    assert!(matches!(empty, Err(Error::InvalidConfig { field: "partitions", .. })), "{empty:?}");
+    // A partition named twice is read once.
+    let mut twice =
+        follower.subscribe("readings", FollowOptions::new().start(Start::Earliest).partitions([1, 1])).unwrap();
+    assert_eq!(twice.positions().len(), 1);
+    assert_eq!(read(&mut twice, 1501).iter().filter(|g| g.0 == 1).count(), 1501);
+    assert!(twice.try_poll().unwrap().is_none(), "no event came twice");
     let bad = follower.subscribe("readings", FollowOptions::new().partitions([7]));
     assert!(matches!(bad, Err(Error::NoSuchPartition { partition: 7, .. })), "{bad:?}");
     drop(bus);

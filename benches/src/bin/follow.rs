@@ -14,6 +14,10 @@
 //!   and a follower reads the same files from `Start::Earliest`. Events/s, medians and the
 //!   follower's ratio.
 //! - Idle: the CPU time a follower uses while it waits 2 s for an event that does not come.
+//!
+//! For comparisons: `FOLLOW_SECONDS` sets the length of a latency run (3 s with `--quick`,
+//! else 10), `FOLLOW_FSYNC_MS` the owner's fsync interval (default 10 ms), `FOLLOW_DIR` where
+//! the latency runs keep their data (default the build tree's `target/bench-data`).
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;

@@ -193,7 +193,11 @@ impl FollowerSubscription {
     pub(crate) fn new(topic_dir: PathBuf, topic: &str, options: FollowOptions) -> Result<Self, Error> {
         if let Some(name) = &options.name {
             validate_name(name)?;
-        } else if options.start == Start::Committed {
+        }
+        if options.partitions.as_ref().is_some_and(Vec::is_empty) {
+            return Err(Error::InvalidConfig { field: "partitions", reason: "the list is empty".into() });
+        }
+        if options.name.is_none() && options.start == Start::Committed {
             return Err(Error::InvalidConfig {
                 field: "start",
                 reason: "Start::Committed resumes a named follower: give it a name (FollowOptions::name)".into(),
@@ -225,7 +229,10 @@ impl FollowerSubscription {
     fn set_up(&mut self, later: bool) -> Result<(), Error> {
         let Some(config) = topic_config(&self.topic_dir)? else { return Ok(()) };
         let all: Vec<u32> = (0..config.partitions).collect();
-        let partitions = self.options.partitions.clone().unwrap_or(all);
+        let mut partitions = self.options.partitions.clone().unwrap_or(all);
+        // Each partition once, as a bus's subscription reads it.
+        partitions.sort_unstable();
+        partitions.dedup();
         if let Some(&p) = partitions.iter().find(|&&p| p >= config.partitions) {
             return Err(Error::NoSuchPartition { partition: p, partitions: config.partitions });
         }
