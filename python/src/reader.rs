@@ -30,7 +30,7 @@ impl Kind {
             Kind::Fanout(s) => s.try_poll(),
             Kind::Member(m) => m.try_poll(),
             Kind::Follow(f) => f.try_poll(),
-            Kind::FollowMember(m) => m.poll(Some(Duration::ZERO)),
+            Kind::FollowMember(m) => m.try_poll(),
         }
     }
 

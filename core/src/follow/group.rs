@@ -31,13 +31,13 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::followers_dir;
-use super::subscription::{lock_file, polling_methods, position, topic_config, FollowCore};
+use super::subscription::{lock_file, open_lock_file, polling_methods, position, topic_config, FollowCore, Turns};
 use super::walker::{Visibility, Walker};
 use super::watch::Watch;
 use crate::bus::event::EventRef;
 use crate::config::{Start, TopicConfig};
 use crate::error::Error;
-use crate::log::dir::{check_entry, create_dir, try_lock};
+use crate::log::dir::{create_dir, try_lock};
 use crate::log::fs;
 use crate::log::offsets::{read_offsets, write_offsets};
 
@@ -75,8 +75,7 @@ pub struct FollowerMember {
     waiting: Vec<(u32, File)>,
     watch: Watch,
     balanced: Option<Instant>,
-    next: usize,
-    run: usize,
+    turns: Turns,
     pending: Option<Error>,
 }
 
@@ -114,8 +113,7 @@ impl FollowerMember {
             waiting: Vec::new(),
             watch,
             balanced: None,
-            next: 0,
-            run: 0,
+            turns: Turns::default(),
             pending: None,
         };
         member.balance()?;
@@ -185,13 +183,7 @@ impl FollowerMember {
             }
             let lock = match self.waiting.iter().position(|(w, _)| *w == p) {
                 Some(i) => self.waiting.swap_remove(i).1,
-                None => {
-                    let path = self.group_dir.join(format!("{p}.lock"));
-                    let file = fs::create_file(&path, false)
-                        .map_err(|e| Error::io(format!("opening {}", path.display()), &e))?;
-                    check_entry(&path, false)?;
-                    file
-                }
+                None => open_lock_file(&self.group_dir.join(format!("{p}.lock")))?,
             };
             match try_lock(&lock, libc::LOCK_EX) {
                 Ok(true) => {}
@@ -271,19 +263,8 @@ impl FollowCore for FollowerMember {
         if self.balanced.map_or(true, |t| t.elapsed() >= BALANCE) {
             self.balance()?;
         }
-        let n = self.owned.len();
-        for k in 0..n {
-            let i = (self.next + k) % n;
-            if let Some((offset, frame)) = self.owned[i].walker.next()? {
-                self.run = if i == self.next { self.run + 1 } else { 1 };
-                self.next = if self.run >= 64 { (i + 1) % n } else { i };
-                if self.run >= 64 {
-                    self.run = 0;
-                }
-                return Ok(Some((i, offset, frame)));
-            }
-        }
-        Ok(None)
+        let owned = &mut self.owned;
+        self.turns.find(owned.len(), |i| owned[i].walker.next())
     }
 
     fn event(&self, (i, offset, frame): (usize, u64, Range<usize>)) -> EventRef<'_> {

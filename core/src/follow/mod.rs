@@ -23,8 +23,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::{validate_name, Start, TopicConfig};
 use crate::error::Error;
-use crate::log::conf::read_topic_conf;
-use crate::log::dir::{check_entry, lock_holder, topic_names, TOPIC_CONF};
+use crate::log::dir::{lock_holder, topic_names, TOPIC_CONF};
 use group::FollowerMember;
 use subscription::FollowerSubscription;
 pub use walker::Visibility;
@@ -173,13 +172,7 @@ impl Follower {
     /// [`Error::InvalidName`], [`Error::CorruptLog`] (a damaged `topic.conf`), [`Error::Io`].
     pub fn topic_config(&self, topic: &str) -> Result<Option<TopicConfig>, Error> {
         validate_name(topic)?;
-        let topic_dir = self.dir.join(topic);
-        match check_entry(&topic_dir.join(TOPIC_CONF), false) {
-            Err(Error::Io { kind: std::io::ErrorKind::NotFound, .. }) => return Ok(None),
-            other => other?,
-        }
-        check_dir(&topic_dir)?;
-        read_topic_conf(&topic_dir).map(Some)
+        subscription::topic_config(&self.dir.join(topic))
     }
 
     /// The process that has the directory open now, if any (its `LOCK` is held).
@@ -266,23 +259,6 @@ impl Follower {
             _ => Ok(()),
         }
     }
-}
-
-/// Checks a directory a follower reads: a directory, not a symbolic link.
-fn check_dir(dir: &Path) -> Result<(), Error> {
-    let meta = std::fs::symlink_metadata(dir).map_err(|e| Error::io(format!("opening {}", dir.display()), &e))?;
-    if !meta.is_dir() {
-        let why = if meta.file_type().is_symlink() {
-            "it is a symbolic link, and ringbus follows none in its data directory"
-        } else {
-            "it is not a directory"
-        };
-        return Err(Error::io(
-            format!("opening {}", dir.display()),
-            &std::io::Error::new(std::io::ErrorKind::PermissionDenied, why),
-        ));
-    }
-    Ok(())
 }
 
 /// Where follower offsets and locks live in a topic directory.

@@ -33,6 +33,37 @@ pub(crate) trait FollowCore {
     fn woke(&mut self, _fired: u64) {}
 }
 
+/// Which walker a reader looks at first, and how many events in a row it took from it.
+#[derive(Debug, Default)]
+pub(crate) struct Turns {
+    next: usize,
+    run: usize,
+}
+
+impl Turns {
+    /// The next event of `n` walkers (`next_of(i)` is walker `i`'s next event), looking from
+    /// the current one on and taking at most [`RUN`] events from one before the next.
+    pub(crate) fn find(
+        &mut self,
+        n: usize,
+        mut next_of: impl FnMut(usize) -> Result<Option<(u64, Range<usize>)>, Error>,
+    ) -> Result<Option<(usize, u64, Range<usize>)>, Error> {
+        for k in 0..n {
+            let i = (self.next + k) % n;
+            if let Some((offset, frame)) = next_of(i)? {
+                self.run = if i == self.next { self.run + 1 } else { 1 };
+                if self.run >= RUN {
+                    (self.next, self.run) = ((i + 1) % n, 0);
+                } else {
+                    self.next = i;
+                }
+                return Ok(Some((i, offset, frame)));
+            }
+        }
+        Ok(None)
+    }
+}
+
 /// Waits for the next event (see [`FollowerSubscription::poll`]).
 pub(crate) fn poll<R: FollowCore>(r: &mut R, timeout: Option<Duration>) -> Result<Option<EventRef<'_>>, Error> {
     let deadline = timeout.map(|t| Instant::now() + t);
@@ -180,9 +211,7 @@ pub struct FollowerSubscription {
     /// One walker per partition read, once the topic exists.
     walkers: Vec<Walker>,
     ready: bool,
-    /// The partition to look at first, and how many events it gave in a row.
-    next: usize,
-    run: usize,
+    turns: Turns,
     watch: Watch,
     /// The name's lock, held while the subscription lives.
     _name_lock: Option<File>,
@@ -214,8 +243,7 @@ impl FollowerSubscription {
             options,
             walkers: Vec::new(),
             ready: false,
-            next: 0,
-            run: 0,
+            turns: Turns::default(),
             watch,
             _name_lock: None,
             pending: None,
@@ -323,19 +351,8 @@ impl FollowCore for FollowerSubscription {
                 return Ok(None);
             }
         }
-        let n = self.walkers.len();
-        for k in 0..n {
-            let i = (self.next + k) % n;
-            if let Some((offset, frame)) = self.walkers[i].next()? {
-                self.run = if i == self.next { self.run + 1 } else { 1 };
-                self.next = if self.run >= RUN { (i + 1) % n } else { i };
-                if self.run >= RUN {
-                    self.run = 0;
-                }
-                return Ok(Some((i, offset, frame)));
-            }
-        }
-        Ok(None)
+        let walkers = &mut self.walkers;
+        self.turns.find(walkers.len(), |i| walkers[i].next())
     }
 
     fn event(&self, (i, offset, frame): (usize, u64, Range<usize>)) -> EventRef<'_> {
@@ -383,15 +400,21 @@ pub(crate) fn position(w: &mut Walker, start: Start, pending: &mut Option<Error>
     }
 }
 
+/// Opens lock file `path` (created if needed, mode 0640), checked as every entry is.
+pub(crate) fn open_lock_file(path: &Path) -> Result<File, Error> {
+    let file =
+        crate::log::fs::create_file(path, false).map_err(|e| Error::io(format!("opening {}", path.display()), &e))?;
+    check_entry(path, false)?;
+    Ok(file)
+}
+
 /// Creates (if needed) and locks `path` for this process alone: `flock(LOCK_EX | LOCK_NB)`,
 /// released by the kernel when the file is closed or the process dies.
 ///
 /// # Errors
 /// [`Error::Locked`] when another process holds it, [`Error::Io`].
 pub(crate) fn lock_file(path: &Path, topic_dir: &Path) -> Result<File, Error> {
-    let file =
-        crate::log::fs::create_file(path, false).map_err(|e| Error::io(format!("opening {}", path.display()), &e))?;
-    check_entry(path, false)?;
+    let file = open_lock_file(path)?;
     if try_lock(&file, libc::LOCK_EX).map_err(|e| Error::io(format!("locking {}", path.display()), &e))? {
         Ok(file)
     } else {

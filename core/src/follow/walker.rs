@@ -420,11 +420,8 @@ impl Walker {
     /// Reads the open segment's `durable` field again.
     fn reload_durable(&mut self) -> Result<(), Error> {
         let seg = self.segment.as_mut().expect("a segment is open");
-        let mut field = [0u8; 8];
-        seg.file.read_exact_at(&mut field, DURABLE_FIELD).map_err(|e| {
-            Error::io(format!("reading the header of {}", self.dir.join(segment_name(seg.first)).display()), &e)
-        })?;
-        seg.durable = seg.durable.max(u64::from_le_bytes(field));
+        let field = read_durable_field(&seg.file, &self.dir.join(segment_name(seg.first)))?;
+        seg.durable = seg.durable.max(field);
         Ok(())
     }
 
@@ -484,7 +481,14 @@ pub(crate) fn open_file(path: &Path) -> Result<Option<File>, Error> {
 /// The `durable` field of segment `first` in partition directory `dir`.
 pub(crate) fn durable_mark(dir: &Path, first: u64) -> Result<u64, Error> {
     let path = dir.join(segment_name(first));
-    let Some(file) = open_file(&path)? else { return Ok(first) };
+    match open_file(&path)? {
+        Some(file) => read_durable_field(&file, &path),
+        None => Ok(first),
+    }
+}
+
+/// The `durable` field of segment file `file` (at `path`).
+fn read_durable_field(file: &File, path: &Path) -> Result<u64, Error> {
     let mut field = [0u8; 8];
     file.read_exact_at(&mut field, DURABLE_FIELD)
         .map_err(|e| Error::io(format!("reading the header of {}", path.display()), &e))?;
