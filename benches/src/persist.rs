@@ -1,6 +1,7 @@
 //! Persisted ingest on ringbus, and the disk's own limits measured with fio on the same
 //! filesystem, so the two can be set side by side.
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use ringbus::{Bus, Durability, Error, Record, Start, SubscribeOptions, TopicConfig};
+use ringbus::{Bus, Durability, Error, Publisher, Record, Start, SubscribeOptions, Ticket, TopicConfig};
 
 /// Where benchmark data goes (the build tree's filesystem, not a tmpfs).
 pub fn data_dir(name: &str) -> PathBuf {
@@ -91,21 +92,85 @@ pub struct IngestResult {
     pub elapsed: Duration,
     /// fsyncs the persister made.
     pub fsyncs: u64,
-    /// Publish-call-to-acknowledgement latency (Sync), µs: p50, p99, p99.9.
+    /// Publish-call-to-acknowledgement latency (Sync), µs: p50, p99, p99.9. With tickets:
+    /// from the publish call to the moment the producer saw its ticket complete (it looks
+    /// after every publish).
     pub latency_us: Option<(f64, f64, f64)>,
     /// The I/O backend.
     pub backend: &'static str,
 }
 
+/// How an ingest producer learns of durability.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ack {
+    /// Each publish call returns once durable (`publish`, `publish_batch`).
+    Wait,
+    /// Publish with tickets (`publish_ticket`, `publish_batch_ticket`), at most this many
+    /// tickets in flight per producer; the oldest is waited for when more would be.
+    Tickets(usize),
+}
+
+/// A producer's tickets in flight, oldest first, with when each publish call began.
+struct InFlight {
+    limit: usize,
+    queue: VecDeque<(Instant, Ticket)>,
+}
+
+impl InFlight {
+    /// Records the latency of every ticket completed by now, oldest first; then, while more
+    /// than `limit` are in flight, waits for the oldest.
+    fn settle(&mut self, hist: &mut Histogram<u64>, limit: usize) {
+        while let Some((t, ticket)) = self.queue.front() {
+            if self.queue.len() <= limit && !ticket.is_durable().expect("no fsync fails") {
+                break;
+            }
+            ticket.wait(Some(Duration::from_secs(30))).expect("durable");
+            let _ = hist.record(t.elapsed().as_micros().max(1) as u64);
+            self.queue.pop_front();
+        }
+    }
+}
+
+/// One publish call of `records` as `ack` says.
+fn publish_one_call(
+    p: &mut Publisher,
+    records: &[Record<'_>],
+    in_flight: &mut Option<InFlight>,
+    hist: &mut Histogram<u64>,
+) {
+    let t = Instant::now();
+    match in_flight {
+        None => {
+            if records.len() == 1 {
+                p.publish(records[0]).expect("publish");
+            } else {
+                p.publish_batch(records).expect("publish");
+            }
+            let _ = hist.record(t.elapsed().as_micros().max(1) as u64);
+        }
+        Some(f) => {
+            let ticket = if records.len() == 1 {
+                p.publish_ticket(records[0]).expect("publish")
+            } else {
+                p.publish_batch_ticket(records).expect("publish")
+            };
+            f.queue.push_back((t, ticket));
+            let limit = f.limit;
+            f.settle(hist, limit);
+        }
+    }
+}
+
 /// Publishes `payload`-byte events from `producers` threads for about `duration` into a fresh
-/// one-partition topic with `durability` (`batch` events per publish call), then reads the
-/// whole log back from disk after a reopen and checks the count and the checksum of sequence
-/// numbers. Panics on a mismatch.
+/// one-partition topic with `durability` (`batch` events per publish call, acknowledged as
+/// `ack` says), then reads the whole log back from disk after a reopen and checks the count
+/// and the checksum of sequence numbers. Panics on a mismatch.
 pub fn ingest(
     durability: Durability,
     payload: usize,
     producers: usize,
     batch: usize,
+    ack: Ack,
     duration: Duration,
 ) -> IngestResult {
     let dir = data_dir("ingest");
@@ -128,6 +193,10 @@ pub fn ingest(
                 let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram");
                 let mut bufs = vec![vec![0u8; payload]; batch];
                 let (mut seq, mut sum) = (0u64, 0u64);
+                let mut in_flight = match ack {
+                    Ack::Wait => None,
+                    Ack::Tickets(limit) => Some(InFlight { limit, queue: VecDeque::with_capacity(limit + 1) }),
+                };
                 while !stop.load(Ordering::Relaxed) {
                     for b in bufs.iter_mut() {
                         // Sequence numbers are per producer: id in the top bits.
@@ -137,13 +206,11 @@ pub fn ingest(
                         seq += 1;
                     }
                     let records: Vec<Record<'_>> = bufs.iter().map(|b| Record::new(b)).collect();
-                    let t = Instant::now();
-                    if batch == 1 {
-                        p.publish(records[0]).expect("publish");
-                    } else {
-                        p.publish_batch(&records).expect("publish");
-                    }
-                    let _ = hist.record(t.elapsed().as_micros().max(1) as u64);
+                    publish_one_call(&mut p, &records, &mut in_flight, &mut hist);
+                }
+                if let Some(f) = &mut in_flight {
+                    // Every ticket completes: the run counts acknowledged events only.
+                    f.settle(&mut hist, 0);
                 }
                 (seq, sum, hist)
             })

@@ -76,6 +76,7 @@ pub use bus::{
     record::{key_hash, partition_for_key, Receipt, Record, TryPublishError},
     stats::{PartitionStats, ReaderKind, ReaderStats, TopicStats},
     subscription::{Iter, Subscription},
+    ticket::Ticket,
     topic::Topic,
     Bus,
 };

@@ -86,6 +86,54 @@ fn injected_write_and_fsync_failures_poison_and_lose_nothing_acknowledged() {
     assert!(matches!(r, Err(Error::Io { .. })), "{r:?}");
     drop(bus);
     std::fs::remove_dir_all(&dir).unwrap();
+    a_failed_fsync_reaches_every_waiting_ticket();
+}
+
+/// Tickets in flight when an fsync fails: those it would have covered report the poisoning
+/// (by `wait`, `is_durable` and as futures), those covered before it are durable.
+#[cfg(feature = "fault-injection")]
+fn a_failed_fsync_reaches_every_waiting_ticket() {
+    use ringbus::Error;
+    use std::time::Duration;
+    let dir = std::env::temp_dir().join(format!("ringbus-fault-tickets-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let bus = Bus::open(&dir).unwrap();
+    std::env::set_var("RINGBUS_IO_FAULT", "fsync:3");
+    let topic =
+        bus.create_topic("t", TopicConfig::new().capacity(1 << 20).max_payload(1024).durability(Durability::Sync));
+    std::env::remove_var("RINGBUS_IO_FAULT");
+    let topic = topic.unwrap();
+    let mut p = topic.publisher().unwrap();
+    let mut tickets = Vec::new();
+    let mut i = 0u64;
+    let error = loop {
+        match p.publish_ticket(Record::new(&i.to_le_bytes())) {
+            Ok(t) => tickets.push(t),
+            Err(e) => break e,
+        }
+        i += 1;
+        if i % 100 == 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(i < 1_000_000, "the fault never struck");
+    };
+    assert!(matches!(error, Error::Poisoned { .. }), "{error:?}");
+    let (mut durable, mut poisoned) = (0, 0);
+    for t in tickets {
+        let waited = t.wait(Some(Duration::from_secs(10)));
+        match (&waited, t.is_durable()) {
+            (Ok(()), Ok(true)) => durable += 1,
+            (Err(Error::Poisoned { reason, .. }), Err(Error::Poisoned { .. })) => {
+                assert!(reason.contains("Input/output error"), "{reason}");
+                assert!(matches!(futures_executor::block_on(t), Err(Error::Poisoned { .. })));
+                poisoned += 1;
+            }
+            other => panic!("a ticket ended as {other:?}"),
+        }
+    }
+    assert!(poisoned > 0, "the tickets after the failed fsync report it ({durable} durable)");
+    drop(bus);
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Without the feature (release builds of the library, the CLI and the bindings), the variable

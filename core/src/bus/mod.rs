@@ -9,6 +9,7 @@
 //! - `reader.rs`: what every reader shares (joins, the disk-to-ring switch, the poll loop);
 //!   `subscription.rs` (fanout), `group.rs` and `member.rs` (work queue) build on it;
 //!   `readiness.rs`: waiting on a reader from another thread;
+//! - `ticket.rs`: durability tickets (publish now, learn of the fsync later);
 //! - `stats.rs`: counters and their snapshots.
 //!
 //! Files here are safe code except where they call the ring's unsafe API (publisher,
@@ -26,6 +27,7 @@ pub(crate) mod readiness;
 pub(crate) mod record;
 pub(crate) mod stats;
 pub(crate) mod subscription;
+pub(crate) mod ticket;
 pub(crate) mod topic;
 
 use std::collections::HashMap;

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use super::event::ProducerSequence;
 use super::record::{partition_for_key, Receipt, Record, TryPublishError};
 use super::stats::PublisherCounters;
+use super::ticket::{Covers, Ticket, TicketSource};
 use super::topic::TopicInner;
 use crate::clock;
 use crate::config::{Durability, Producers, TimestampSource};
@@ -43,6 +44,8 @@ pub struct Publisher {
     home: u32,
     /// The topic is `Durability::Sync`: publishing waits for the fsync.
     pub(super) sync: bool,
+    /// What this publisher's tickets wait on (`Sync` topics).
+    tickets: Option<Arc<TicketSource>>,
     /// Keeps the cached coarse clock ticking (topics with `TimestampSource::Coarse`).
     _clock: Option<clock::CoarseClock>,
     /// While this publisher waits for room: (since when, when it last was still waiting). A
@@ -72,9 +75,13 @@ impl Publisher {
             home
         };
         let sync = topic.config.durability == Durability::Sync;
+        let tickets = match &topic.logs {
+            Some(logs) if sync => Some(TicketSource::new(logs, topic.config.wait)),
+            _ => None,
+        };
         let caches = (0..n).map(|_| CachePadded::new(ProducerCache::default())).collect();
         let _clock = (topic.config.timestamps == TimestampSource::Coarse).then(clock::CoarseClock::hold);
-        Ok(Self { topic, counters, caches, home, sync, _clock, blocked: None })
+        Ok(Self { topic, counters, caches, home, sync, tickets, _clock, blocked: None })
     }
 
     /// The partition this publisher's unkeyed records go to.
@@ -150,6 +157,36 @@ impl Publisher {
     /// says nothing about how many were published: [`Topic::stats`](crate::Topic::stats) does.
     pub fn publish_batch_timeout(&mut self, records: &[Record<'_>], timeout: Duration) -> Result<usize, Error> {
         self.publish_many(records, Some(Instant::now() + timeout))
+    }
+
+    /// Publishes one record like [`publish`](Self::publish) (waiting for space), but returns
+    /// as soon as it is appended, with a [`Ticket`] that completes once the fsync covering it
+    /// has (on a `Durability::Sync` topic; on other topics the ticket is complete at once).
+    /// Keep many tickets in flight and the persister covers them all with one write and one
+    /// fsync. A duplicate idempotent record's ticket completes once the record it duplicates is
+    /// durable.
+    ///
+    /// Errors: as [`publish`](Self::publish), except that durability is the ticket's to report.
+    #[inline]
+    pub fn publish_ticket<'a>(&mut self, record: impl Into<Record<'a>>) -> Result<Ticket, Error> {
+        let record = record.into();
+        let (receipt, end) = if record.producer.is_some() {
+            self.publish_idempotent(&record, Wait::Until(None))?
+        } else {
+            self.append(&record, Wait::Until(None))?
+        };
+        // A duplicate's frame starts at its offset: durable marks are frame ends, so a mark
+        // past the offset covers the whole frame.
+        let end = if receipt.duplicate { receipt.offset + 1 } else { end };
+        Ok(Ticket::new(self.tickets.clone(), Covers::One([(receipt.partition, end)]), Some(receipt)))
+    }
+
+    /// Publishes every record like [`publish_batch`](Self::publish_batch) (all checked first,
+    /// waiting for space as needed), but returns once they are appended, with one [`Ticket`]
+    /// for all of them (complete at once on topics other than `Durability::Sync`).
+    pub fn publish_batch_ticket(&mut self, records: &[Record<'_>]) -> Result<Ticket, Error> {
+        let covers = self.append_many(records, None, true)?.expect("asked for");
+        Ok(Ticket::new(self.tickets.clone(), covers, None))
     }
 
     #[inline]
@@ -336,7 +373,24 @@ impl Publisher {
         Ok((receipt, end))
     }
 
+    /// Publishes a batch and, on a `Sync` topic, waits for its fsync.
     fn publish_many(&mut self, records: &[Record<'_>], deadline: Option<Instant>) -> Result<usize, Error> {
+        if let Some(covers) = self.append_many(records, deadline, self.sync)? {
+            for &(partition, end) in Ticket::new(None, covers, None).covers() {
+                self.topic.wait_durable(partition, end, deadline)?;
+            }
+        }
+        Ok(records.len())
+    }
+
+    /// Appends a batch (checked whole first); if `covers`, returns the end of what it appended
+    /// in each partition it touched (which allocates when that is more than one).
+    fn append_many(
+        &mut self,
+        records: &[Record<'_>],
+        deadline: Option<Instant>,
+        covers: bool,
+    ) -> Result<Option<Covers>, Error> {
         let partitions = self.topic.partitions();
         let (max_payload, max_key) = (self.topic.config.max_payload, self.topic.config.max_key);
         // Check everything first: a batch is published whole or (on a bad record) not at all.
@@ -355,7 +409,7 @@ impl Publisher {
             idempotent |= r.producer.is_some();
         }
         if idempotent {
-            return self.publish_many_idempotent(records, deadline);
+            return self.append_many_idempotent(records, deadline).map(Some);
         }
         // Routing again is cheaper than storing it (and storing it would allocate).
         let home = self.home;
@@ -409,27 +463,26 @@ impl Publisher {
             self.counters.published[partition as usize].add((j - i) as u64);
             i = j;
         }
-        if self.sync {
-            // Every partition this batch touched: its frames end where our last claim there
-            // ended.
-            for p in 0..partitions {
-                let touched = partitions == 1 || records.iter().any(|r| route(r) == p);
-                if touched {
-                    let end = self.caches[p as usize].last_end;
-                    self.topic.wait_durable(p, end, deadline)?;
-                }
-            }
+        // Every partition this batch touched: its frames end where our last claim there ended.
+        if !covers {
+            return Ok(None);
         }
-        Ok(records.len())
+        if partitions == 1 {
+            return Ok(Some(Covers::One([(0, self.caches[0].last_end)])));
+        }
+        let touched: Vec<(u32, u64)> = (0..partitions)
+            .filter(|&p| records.iter().any(|r| route(r) == p))
+            .map(|p| (p, self.caches[p as usize].last_end))
+            .collect();
+        Ok(Some(covers_of(touched)))
     }
 }
 
 impl Publisher {
-    /// `publish_batch` when some records are idempotent: each is checked against its
-    /// partition's producer table and appended one by one (all are validated first; a `Sync`
-    /// topic waits once, at the end).
+    /// `append_many` when some records are idempotent: each is checked against its
+    /// partition's producer table and appended one by one (all are validated first).
     #[cold]
-    fn publish_many_idempotent(&mut self, records: &[Record<'_>], deadline: Option<Instant>) -> Result<usize, Error> {
+    fn append_many_idempotent(&mut self, records: &[Record<'_>], deadline: Option<Instant>) -> Result<Covers, Error> {
         for r in records {
             self.frame_len(r.key.map_or(0, <[u8]>::len), r.payload.len())?;
             self.route(r)?;
@@ -441,16 +494,23 @@ impl Publisher {
             } else {
                 self.append(r, Wait::Until(deadline))?
             };
-            if !receipt.duplicate {
-                ends.push((receipt.partition, end));
-            }
+            // A duplicate is covered once the frame it duplicates is (marks are frame ends).
+            ends.push((receipt.partition, if receipt.duplicate { receipt.offset + 1 } else { end }));
         }
-        if self.sync {
-            for (partition, end) in ends {
-                self.topic.wait_durable(partition, end, deadline)?;
-            }
-        }
-        Ok(records.len())
+        ends.sort_unstable();
+        ends.reverse();
+        // The highest end of each partition, ascending by partition.
+        ends.dedup_by_key(|&mut (p, _)| p);
+        ends.reverse();
+        Ok(covers_of(ends))
+    }
+}
+
+/// The covers of a batch: (partition, end) pairs, one per partition, ascending.
+fn covers_of(ends: Vec<(u32, u64)>) -> Covers {
+    match ends[..] {
+        [one] => Covers::One([one]),
+        _ => Covers::Many(ends.into_boxed_slice()),
     }
 }
 

@@ -85,6 +85,9 @@ pub struct TopicStats {
     /// Sleeps that ended by the 100 ms safety-net timeout with their condition already true:
     /// wake-ups the park/wake protocol failed to deliver. It should always be 0.
     pub late_wakeups: u64,
+    /// Tasks of the async API (and ticket futures) woken by this topic's producers, readers
+    /// and persister.
+    pub task_wakes: u64,
     /// Per partition.
     pub partitions: Vec<PartitionStats>,
     /// Per fanout subscription and per group.

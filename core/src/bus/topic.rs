@@ -231,15 +231,24 @@ impl TopicInner {
             readers.push(g.stats(self));
         }
         let (mut sleeps, mut late_wakeups) = self.parts.readable.counts();
+        let mut task_wakes = self.parts.readable.task_wakes();
         for ring in self.parts.rings.iter() {
             let (s, l) = ring.writable.counts();
             sleeps += s;
             late_wakeups += l;
+            task_wakes += ring.writable.task_wakes();
+        }
+        for log in self.logs.iter().flatten() {
+            let (s, l) = log.synced.counts();
+            sleeps += s;
+            late_wakeups += l;
+            task_wakes += log.synced.task_wakes();
         }
         TopicStats {
             name: self.name.clone(),
             sleeps,
             late_wakeups,
+            task_wakes,
             published: partitions.iter().map(|p| p.published).sum(),
             full_waits: partitions.iter().map(|p| p.full_waits).sum(),
             partitions,

@@ -169,10 +169,28 @@ impl LogShared {
         self.dir.join(segment_name(first))
     }
 
+    /// Whether everything below `end` is durable, or the partition is poisoned (Acquire loads:
+    /// a waiter's condition).
+    pub(crate) fn durable_or_poisoned(&self, end: u64) -> bool {
+        self.durable() >= end || self.poisoned_flag.load(Ordering::Acquire)
+    }
+
+    /// `Ok(true)` if everything below `end` is durable, `Ok(false)` if not yet,
+    /// [`Error::Poisoned`] if it never will be.
+    pub(crate) fn check_durable(&self, end: u64) -> Result<bool, Error> {
+        if self.durable() >= end {
+            return Ok(true);
+        }
+        match self.poisoned_flag.load(Ordering::Acquire) {
+            true => Err(self.poison_error().expect("the flag is set after the message")),
+            false => Ok(false),
+        }
+    }
+
     /// Waits until everything below `end` is durable (Ok), the partition is poisoned
     /// ([`Error::Poisoned`]), or the deadline passes ([`Error::FlushTimeout`]).
     pub(crate) fn wait_durable(&self, end: u64, wait: WaitStrategy, deadline: Option<Instant>) -> Result<(), Error> {
-        let ready = || self.durable() >= end || self.poisoned_flag.load(Ordering::Acquire);
+        let ready = || self.durable_or_poisoned(end);
         if !ready() && !wait.wait(&self.synced, ready, deadline) {
             return Err(Error::FlushTimeout);
         }

@@ -18,7 +18,7 @@ use loom::thread;
 
 use super::frame::{align, Word0, HEADER_LEN};
 use super::group::{GroupCursor, Run};
-use super::notify::Notifier;
+use super::notify::{Notifier, WakerSlot};
 use super::{ClaimError, Cursor, GateKind, GateSpec, JoinAt, ProducerCache, Ring};
 use crate::sync::{Arc, Mutex, Ordering};
 
