@@ -67,6 +67,7 @@ mod sync;
 
 #[cfg(not(loom))]
 pub use bus::{
+    asynchronous::EventStream,
     claim::Claim,
     event::{Event, EventRef, ProducerSequence},
     group::Group,

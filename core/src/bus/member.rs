@@ -13,6 +13,7 @@ use crate::error::Error;
 use crate::log::reader::LogReader;
 use crate::ring::frame::{align, Word0};
 use crate::ring::group::{MemberSlot, Run};
+use crate::ring::notify::Notifier;
 use crate::sync::{Arc, Ordering};
 
 /// Events a member claims at once when polling one at a time.
@@ -344,16 +345,21 @@ impl ReaderCore for Member {
         }
     }
 
+    fn is_ready(&self) -> bool {
+        let topic = &self.shared.topic;
+        self.shared.cursors.iter().enumerate().any(|(k, c)| {
+            let ring = &topic.parts.rings[k];
+            self.shared.disk[k].lock().has_work() || (c.is_joined() && (c.has_work(ring) || ring.drained_at(c.next())))
+        })
+    }
+
+    fn readable(&self) -> &Arc<Notifier> {
+        &self.shared.topic.parts.readable
+    }
+
     fn wait(&self, deadline: Option<Instant>) -> bool {
         let topic = &self.shared.topic;
-        let ready = || {
-            self.shared.cursors.iter().enumerate().any(|(k, c)| {
-                let ring = &topic.parts.rings[k];
-                self.shared.disk[k].lock().has_work()
-                    || (c.is_joined() && (c.has_work(ring) || ring.drained_at(c.next())))
-            })
-        };
-        topic.config.wait.wait(&topic.parts.readable, ready, deadline)
+        topic.config.wait.wait(&topic.parts.readable, || self.is_ready(), deadline)
     }
 
     fn end_batch(&mut self) {

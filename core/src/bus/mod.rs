@@ -9,12 +9,14 @@
 //! - `reader.rs`: what every reader shares (joins, the disk-to-ring switch, the poll loop);
 //!   `subscription.rs` (fanout), `group.rs` and `member.rs` (work queue) build on it;
 //!   `readiness.rs`: waiting on a reader from another thread;
+//! - `asynchronous.rs`: the async API (readers, publishers and tickets wait as tasks);
 //! - `ticket.rs`: durability tickets (publish now, learn of the fsync later);
 //! - `stats.rs`: counters and their snapshots.
 //!
 //! Files here are safe code except where they call the ring's unsafe API (publisher,
 //! claim, subscription, member); SAFETY.md lists each contract.
 
+pub(crate) mod asynchronous;
 pub(crate) mod claim;
 pub(crate) mod dedup;
 pub(crate) mod event;

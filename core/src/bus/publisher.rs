@@ -175,10 +175,7 @@ impl Publisher {
         } else {
             self.append(&record, Wait::Until(None))?
         };
-        // A duplicate's frame starts at its offset: durable marks are frame ends, so a mark
-        // past the offset covers the whole frame.
-        let end = if receipt.duplicate { receipt.offset + 1 } else { end };
-        Ok(Ticket::new(self.tickets.clone(), Covers::One([(receipt.partition, end)]), Some(receipt)))
+        Ok(self.ticket_for(receipt, end))
     }
 
     /// Publishes every record like [`publish_batch`](Self::publish_batch) (all checked first,
@@ -187,6 +184,33 @@ impl Publisher {
     pub fn publish_batch_ticket(&mut self, records: &[Record<'_>]) -> Result<Ticket, Error> {
         let covers = self.append_many(records, None, true)?.expect("asked for");
         Ok(Ticket::new(self.tickets.clone(), covers, None))
+    }
+
+    /// Appends one record if its partition has room now (an idempotent one through the
+    /// producer table); its receipt and frame end, or [`Error::Full`] having appended
+    /// nothing. Never waits, not even for an fsync: the async API's step.
+    pub(super) fn try_append(&mut self, record: &Record<'_>) -> Result<(Receipt, u64), Error> {
+        if record.producer.is_some() {
+            self.publish_idempotent(record, Wait::No)
+        } else {
+            self.append(record, Wait::No)
+        }
+    }
+
+    /// Whether `record` would find room in `partition` (its route) now; claims nothing. True
+    /// when the record is invalid or the ring closed: the append then says so.
+    pub(super) fn has_room_for(&mut self, record: &Record<'_>, partition: usize) -> bool {
+        let prefix = if record.producer.is_some() { PRODUCER_LEN } else { 0 };
+        let Ok(len) = self.frame_len(record.key.map_or(0, <[u8]>::len), record.payload.len()) else { return true };
+        self.topic.parts.rings[partition].has_room(align(len + prefix), &mut self.caches[partition])
+    }
+
+    /// The ticket of a record appended at `receipt`, whose frame ends at `end`.
+    pub(super) fn ticket_for(&self, receipt: Receipt, end: u64) -> Ticket {
+        // A duplicate's frame starts at its offset: durable marks are frame ends, so a mark
+        // past the offset covers the whole frame.
+        let end = if receipt.duplicate { receipt.offset + 1 } else { end };
+        Ticket::new(self.tickets.clone(), Covers::One([(receipt.partition, end)]), Some(receipt))
     }
 
     #[inline]

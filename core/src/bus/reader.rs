@@ -10,12 +10,13 @@ use std::time::{Duration, Instant};
 use super::event::EventRef;
 use crate::config::Start;
 use crate::error::Error;
+use crate::ring::notify::Notifier;
 use crate::ring::{GateSpec, JoinAt, JoinError, Joined, Ring};
-use crate::sync::thread;
+use crate::sync::{thread, Arc};
 
 /// A batch call that returned at least this many events found the producer streaming: the
 /// next call that finds nothing waits [`BACK_OFF`] before it looks at the ring again.
-const STREAMING: usize = 2;
+pub(super) const STREAMING: usize = 2;
 
 /// How long a streaming reader stays off the ring once it caught up. Reading the frame a
 /// producer is writing takes its cache line away mid-write (a cross-core round trip for each
@@ -25,7 +26,7 @@ const STREAMING: usize = 2;
 /// about 800 frames (26 KB of 32-byte frames, against a default ring of 4 MiB; a ring smaller
 /// than that makes its producer wait for room meanwhile); shorter back-offs measured slower (5 µs:
 /// MPSC 8-byte 19.5-25 M/s against 30-45 at 20 µs; the README's table of steps).
-const BACK_OFF: Duration = Duration::from_micros(20);
+pub(super) const BACK_OFF: Duration = Duration::from_micros(20);
 
 /// Pauses between two clock reads in [`back_off`].
 const PAUSES_PER_CLOCK_READ: u32 = 16;
@@ -116,7 +117,7 @@ pub(crate) struct LoopState {
     /// An error met after some events of a batch were handed out, returned by the next call.
     pending: Option<Error>,
     /// Events the last batch call returned (see [`STREAMING`]).
-    last_batch: usize,
+    pub(super) last_batch: usize,
 }
 
 /// What a kind of reader provides to the shared poll loop.
@@ -139,8 +140,16 @@ pub(crate) trait ReaderCore {
     /// until the reader's next `&mut` call) rather than in a copy (valid for the call of `f`).
     fn take(&mut self, found: Self::Found) -> (EventRef<'_>, bool);
 
-    /// Waits until some event may be ready (or the topic is drained); false once `deadline`
-    /// passed.
+    /// Whether some event may be ready (or the topic is drained): the condition [`wait`]
+    /// and the async API's tasks wait for. Reads with Acquire loads.
+    ///
+    /// [`wait`]: Self::wait
+    fn is_ready(&self) -> bool;
+
+    /// The notifier producers wake when events are committed.
+    fn readable(&self) -> &Arc<Notifier>;
+
+    /// Waits until [`is_ready`](Self::is_ready); false once `deadline` passed.
     fn wait(&self, deadline: Option<Instant>) -> bool;
 
     /// Hands up to `max` ready events to `f` straight from the ring, without a `find` and
@@ -224,7 +233,7 @@ where
                     break;
                 }
             }
-            Ok(None) if n > 0 => break,
+            Ok(None) if n > 0 || timeout == Some(Duration::ZERO) => break,
             Ok(None) => {
                 if r.loop_state().last_batch >= STREAMING {
                     back_off(deadline);

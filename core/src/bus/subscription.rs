@@ -13,6 +13,7 @@ use crate::error::Error;
 use crate::log::reader::LogReader;
 use crate::log::timeindex;
 use crate::ring::frame::{align, FrameHeader, Word0};
+use crate::ring::notify::Notifier;
 use crate::ring::{Cursor, GateKind, GateSpec};
 use crate::sync::{Arc, CachePadded};
 
@@ -489,19 +490,24 @@ impl ReaderCore for Subscription {
     }
 
     /// Waits until some partition may have an event; false when the deadline passed.
+    fn is_ready(&self) -> bool {
+        self.parts.iter().any(|part| {
+            let ring = &self.topic.parts.rings[part.partition as usize];
+            // A lapped copying reader finds no frame of its lap: `find` reports the loss.
+            part.disk.is_some()
+                || ring.is_ready_at(part.position)
+                || (self.mode != Mode::Gated && ring.lapped(part.position))
+                || part.cursor.as_ref().is_some_and(|c| c.is_evicted())
+                || ring.drained_at(part.position)
+        })
+    }
+
+    fn readable(&self) -> &Arc<Notifier> {
+        &self.topic.parts.readable
+    }
+
     fn wait(&self, deadline: Option<Instant>) -> bool {
-        let ready = || {
-            self.parts.iter().any(|part| {
-                let ring = &self.topic.parts.rings[part.partition as usize];
-                // A lapped copying reader finds no frame of its lap: `find` reports the loss.
-                part.disk.is_some()
-                    || ring.is_ready_at(part.position)
-                    || (self.mode != Mode::Gated && ring.lapped(part.position))
-                    || part.cursor.as_ref().is_some_and(|c| c.is_evicted())
-                    || ring.drained_at(part.position)
-            })
-        };
-        self.topic.config.wait.wait(&self.topic.parts.readable, ready, deadline)
+        self.topic.config.wait.wait(&self.topic.parts.readable, || self.is_ready(), deadline)
     }
 }
 

@@ -451,6 +451,19 @@ impl Ring {
         None
     }
 
+    /// Whether a claim of `bytes` would find room now, claiming nothing (it may free space,
+    /// as a claim does): what a task waiting for room re-checks. True on a closed ring (the
+    /// claim then says so).
+    pub(crate) fn has_room(&self, bytes: usize, cache: &mut ProducerCache) -> bool {
+        let tail = self.producers.tail.load(Ordering::Acquire);
+        if tail & CLOSED != 0 {
+            return true;
+        }
+        let room_to_end = self.capacity - (tail & self.mask);
+        let pad = if bytes as u64 > room_to_end { room_to_end } else { 0 };
+        self.room_for(tail + pad + bytes as u64, &mut cache.limit)
+    }
+
     /// Whether a claim may end at `end`: checks the cached limit, then the ring's, then runs
     /// the cleaner. Updates the cache.
     #[inline]

@@ -103,3 +103,35 @@ impl Rng {
         self.next() % n
     }
 }
+
+/// Ends the test process with a message if it is still alive after `limit` (for tests whose
+/// failure mode is a hang, such as a task that blocks the one thread others need). Dropping
+/// the watchdog disarms it.
+pub struct Watchdog {
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Watchdog {
+    /// Arms a watchdog for `name`.
+    pub fn new(name: &'static str, limit: Duration) -> Self {
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let seen = done.clone();
+        std::thread::spawn(move || {
+            let start = std::time::Instant::now();
+            while !seen.load(std::sync::atomic::Ordering::Acquire) {
+                if start.elapsed() > limit {
+                    eprintln!("{name}: still running after {limit:?}: hung");
+                    std::process::exit(1);
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        Self { done }
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.done.store(true, std::sync::atomic::Ordering::Release);
+    }
+}
