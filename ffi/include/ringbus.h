@@ -53,6 +53,12 @@ typedef struct rb_publisher rb_publisher;
 typedef struct rb_subscription rb_subscription;
 
 /**
+ * A durability ticket: complete once the fsync covering what its publish appended has
+ * completed (at once on `memory` and `async` topics). Freeing it loses nothing.
+ */
+typedef struct rb_ticket rb_ticket;
+
+/**
  * A topic handle. Thread-safe.
  */
 typedef struct rb_topic rb_topic;
@@ -847,6 +853,79 @@ void rb_subscription_free(struct rb_subscription *sub);
  * `sub` NULL or live and unshared.
  */
 rb_status rb_commit(struct rb_subscription *sub);
+
+/**
+ * Publishes a copy of `len` bytes at `payload` with an optional key (`key_len` 0: none; the
+ * key picks the partition), waiting while the ring is full but not for the fsync: writes a
+ * ticket for it to `out_ticket` (free with `rb_ticket_free`) and the event's offset to
+ * `out_offset` if that is not NULL. Keep many tickets in flight and wait for the oldest:
+ * one fsync covers all that are waiting.
+ *
+ * Threads: one thread at a time per publisher (it may move between threads).
+ *
+ * # Safety
+ * `publisher` NULL or live and unshared; `payload` readable for `len` bytes (or `len` 0);
+ * `key` readable for `key_len` bytes (or `key_len` 0); `out_offset` NULL or writable;
+ * `out_ticket` writable.
+ */
+rb_status rb_publish_ticket(struct rb_publisher *publisher,
+                            const uint8_t *payload,
+                            size_t len,
+                            const uint8_t *key,
+                            size_t key_len,
+                            uint64_t *out_offset,
+                            struct rb_ticket **out_ticket);
+
+/**
+ * Publishes `count` payloads in order like `rb_publish_batch` (checked 64 at a time), not
+ * waiting for the fsync: writes one ticket covering all of them to `out_ticket`. On an error
+ * the payloads of earlier groups of 64 are published and no ticket is written (wait with
+ * `rb_topic_flush` for those).
+ *
+ * Threads: one thread at a time per publisher (it may move between threads).
+ *
+ * # Safety
+ * `publisher` NULL or live and unshared; `payloads` readable for `count` slices, each readable
+ * for its length; `out_ticket` writable.
+ */
+rb_status rb_publish_batch_ticket(struct rb_publisher *publisher,
+                                  const struct rb_slice *payloads,
+                                  size_t count,
+                                  struct rb_ticket **out_ticket);
+
+/**
+ * Waits up to `timeout_ms` (< 0: no limit, 0: do not wait) until the ticket is complete:
+ * `RB_OK` once durable, `RB_ERR_TIMED_OUT` if the time passed first (the ticket stays
+ * usable), `RB_ERR_POISONED` if the partition's log failed before covering it.
+ *
+ * Threads: any; a ticket may be waited on from several threads at once.
+ *
+ * # Safety
+ * `ticket` NULL or live.
+ */
+rb_status rb_ticket_wait(const struct rb_ticket *ticket, int32_t timeout_ms);
+
+/**
+ * Whether the ticket is complete, without waiting: `RB_OK` if durable, `RB_ERR_WOULD_BLOCK`
+ * if its fsync is still to come, `RB_ERR_POISONED` if it never will be.
+ *
+ * Threads: any.
+ *
+ * # Safety
+ * `ticket` NULL or live.
+ */
+rb_status rb_ticket_is_durable(const struct rb_ticket *ticket);
+
+/**
+ * Frees a ticket; NULL is a no-op. What it covered stays published.
+ *
+ * Threads: any, once no other thread uses the ticket.
+ *
+ * # Safety
+ * `ticket` is NULL or came from `rb_publish_ticket`/`rb_publish_batch_ticket` and is not
+ * used afterwards.
+ */
+void rb_ticket_free(struct rb_ticket *ticket);
 
 /**
  * Creates topic `name` with the topic keys of `config` (NULL: all defaults, in memory).

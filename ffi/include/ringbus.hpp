@@ -103,6 +103,37 @@ private:
     std::unique_ptr<rb_subscription, deleter> raw_;
 };
 
+/// A durability ticket (see rb_publish_ticket): complete once the fsync covering its event
+/// has completed. Destroying it loses nothing.
+class ticket {
+public:
+    explicit ticket(rb_ticket *raw, uint64_t offset) : raw_(raw), offset_(offset) {}
+    /// The event's offset.
+    uint64_t offset() const noexcept { return offset_; }
+    /// Waits up to `timeout_ms` (< 0: no limit); false if the time passed first; throws
+    /// ringbus::error (RB_ERR_POISONED) if the log failed before covering the event.
+    bool wait(int32_t timeout_ms = -1) const {
+        rb_status s = rb_ticket_wait(raw_.get(), timeout_ms);
+        if (s == RB_ERR_TIMED_OUT) return false;
+        check(s);
+        return true;
+    }
+    /// Whether the event is durable now; throws if it never will be.
+    bool durable() const {
+        rb_status s = rb_ticket_is_durable(raw_.get());
+        if (s == RB_ERR_WOULD_BLOCK) return false;
+        check(s);
+        return true;
+    }
+
+private:
+    struct deleter {
+        void operator()(rb_ticket *t) const noexcept { rb_ticket_free(t); }
+    };
+    std::unique_ptr<rb_ticket, deleter> raw_;
+    uint64_t offset_;
+};
+
 /// A publisher: one per producing thread.
 class publisher {
 public:
@@ -112,6 +143,14 @@ public:
         check(rb_publish_keyed(raw_.get(), reinterpret_cast<const uint8_t *>(payload.data()), payload.size(),
                                reinterpret_cast<const uint8_t *>(key.data()), key.size(), timestamp_ns, &offset));
         return offset;
+    }
+    /// Publishes without waiting for the fsync; the ticket says when it is durable.
+    ticket publish_ticket(std::string_view payload, std::string_view key = {}) {
+        uint64_t offset = 0;
+        rb_ticket *t = nullptr;
+        check(rb_publish_ticket(raw_.get(), reinterpret_cast<const uint8_t *>(payload.data()), payload.size(),
+                                reinterpret_cast<const uint8_t *>(key.data()), key.size(), &offset, &t));
+        return ticket(t, offset);
     }
 
 private:

@@ -14,7 +14,7 @@
 //!
 //! One file per C object: `status.rs` (codes, last error, version), `panic.rs` (the boundary),
 //! `args.rs` (argument conversion), `config.rs`, `bus.rs`, `topic.rs` (with stats),
-//! `publisher.rs` (publishing and claims), `subscription.rs` (subscriptions and group
+//! `publisher.rs` (publishing and claims), `ticket.rs` (durability tickets), `subscription.rs` (subscriptions and group
 //! members), `follower.rs` (followers of a directory another process owns), `ready_fd.rs` (the readiness descriptor), `poll.rs`, `event.rs` (events, views,
 //! batches).
 #![allow(non_camel_case_types)]
@@ -30,4 +30,5 @@ mod publisher;
 mod ready_fd;
 mod status;
 mod subscription;
+mod ticket;
 mod topic;

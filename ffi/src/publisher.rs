@@ -15,7 +15,7 @@ use crate::topic::rb_topic;
 /// time uses it).
 pub struct rb_publisher {
     /// Boxed so its address is stable while `claim` borrows it.
-    publisher: Box<Publisher>,
+    pub(crate) publisher: Box<Publisher>,
     /// The open zero-copy claim, if any. Borrows `*publisher`: always dropped first.
     pub(crate) claim: Option<Claim<'static>>,
 }

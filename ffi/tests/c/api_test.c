@@ -501,6 +501,88 @@ static void test_persisted(const char *dir) {
     rb_config_free(config);
 }
 
+/* Tickets: publish now, wait for the fsync later; one fsync covers many. */
+static void test_tickets(const char *dir) {
+    rb_config *config = persisted_config(dir);
+    rb_bus *bus = NULL;
+    CHECK_STATUS(rb_bus_open(config, &bus), RB_OK);
+    rb_topic *topic = NULL;
+    CHECK_STATUS(rb_topic_create(bus, "ingest", config, &topic), RB_OK);
+    rb_publisher *publisher = NULL;
+    CHECK_STATUS(rb_publisher_new(topic, &publisher), RB_OK);
+    enum { IN_FLIGHT = 256, EVENTS = 2000 };
+    rb_ticket *tickets[IN_FLIGHT] = {0};
+    uint64_t last_offset = 0;
+    for (uint64_t i = 0; i < EVENTS; i++) {
+        rb_ticket **slot = &tickets[i % IN_FLIGHT];
+        if (*slot != NULL) { /* the oldest in flight: wait for it before reusing its slot */
+            CHECK_STATUS(rb_ticket_wait(*slot, 10000), RB_OK);
+            rb_ticket_free(*slot);
+            *slot = NULL;
+        }
+        const char *key = (i % 2) ? "sensor-1" : NULL;
+        CHECK_STATUS(rb_publish_ticket(publisher, (const uint8_t *)&i, sizeof i, (const uint8_t *)key,
+                                       key ? strlen(key) : 0, &last_offset, slot),
+                     RB_OK);
+    }
+    CHECK(last_offset > 0);
+    for (int i = 0; i < IN_FLIGHT; i++) {
+        CHECK_STATUS(rb_ticket_wait(tickets[i], -1), RB_OK);
+        CHECK_STATUS(rb_ticket_is_durable(tickets[i]), RB_OK);
+        rb_ticket_free(tickets[i]);
+    }
+    rb_topic_stats stats;
+    CHECK_STATUS(rb_topic_get_stats(topic, &stats), RB_OK);
+    CHECK(stats.published == EVENTS);
+    CHECK(stats.fsyncs < EVENTS); /* group commit: fsyncs covered several tickets each */
+
+    /* A batch's one ticket covers all of it, past a group of 64. */
+    uint64_t values[100];
+    rb_slice slices[100];
+    for (int i = 0; i < 100; i++) {
+        values[i] = (uint64_t)i;
+        slices[i].data = (const uint8_t *)&values[i];
+        slices[i].len = sizeof values[i];
+    }
+    rb_ticket *batch = NULL;
+    CHECK_STATUS(rb_publish_batch_ticket(publisher, slices, 100, &batch), RB_OK);
+    CHECK_STATUS(rb_ticket_wait(batch, 10000), RB_OK);
+    rb_ticket_free(batch);
+    CHECK_STATUS(rb_publish_batch_ticket(publisher, NULL, 0, &batch), RB_OK);
+    CHECK_STATUS(rb_ticket_is_durable(batch), RB_OK);
+    rb_ticket_free(batch);
+
+    /* Bad arguments are errors. */
+    rb_ticket *t = NULL;
+    CHECK_STATUS(rb_publish_ticket(NULL, (const uint8_t *)"x", 1, NULL, 0, NULL, &t), RB_ERR_NULL_ARG);
+    CHECK_STATUS(rb_publish_ticket(publisher, (const uint8_t *)"x", 1, NULL, 0, NULL, NULL), RB_ERR_NULL_ARG);
+    CHECK_STATUS(rb_publish_ticket(publisher, NULL, 4, NULL, 0, NULL, &t), RB_ERR_NULL_ARG);
+    CHECK_STATUS(rb_publish_batch_ticket(publisher, NULL, 3, &t), RB_ERR_NULL_ARG);
+    CHECK_STATUS(rb_ticket_wait(NULL, 0), RB_ERR_NULL_ARG);
+    CHECK_STATUS(rb_ticket_is_durable(NULL), RB_ERR_NULL_ARG);
+    CHECK(t == NULL);
+    rb_ticket_free(NULL);
+
+    rb_publisher_free(publisher);
+    rb_topic_free(topic);
+    rb_bus_free(bus);
+    rb_config_free(config);
+
+    /* A memory topic's tickets are complete at once. */
+    CHECK_STATUS(rb_bus_open(NULL, &bus), RB_OK);
+    CHECK_STATUS(rb_config_new(&config), RB_OK);
+    CHECK_STATUS(rb_topic_create(bus, "m", config, &topic), RB_OK);
+    rb_config_free(config);
+    CHECK_STATUS(rb_publisher_new(topic, &publisher), RB_OK);
+    CHECK_STATUS(rb_publish_ticket(publisher, (const uint8_t *)"x", 1, NULL, 0, NULL, &t), RB_OK);
+    CHECK_STATUS(rb_ticket_is_durable(t), RB_OK);
+    CHECK_STATUS(rb_ticket_wait(t, 0), RB_OK);
+    rb_ticket_free(t);
+    rb_publisher_free(publisher);
+    rb_topic_free(topic);
+    rb_bus_free(bus);
+}
+
 /* A follower of a directory a bus has open (here the same process; any process works). */
 static void test_follower(const char *dir) {
     rb_follower *follower = NULL;
@@ -583,6 +665,7 @@ int main(int argc, char **argv) {
     test_eviction();
     test_poll_views();
     test_persisted(argv[1]);
+    test_tickets(argv[1]);
     test_follower(argv[1]);
     if (failures != 0) {
         fprintf(stderr, "api_test: %d checks failed\n", failures);

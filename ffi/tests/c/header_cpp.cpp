@@ -56,6 +56,10 @@ int main() {
         invalid = e.status() == RB_ERR_INVALID_ARG;
     }
     CHECK(invalid);
+
+    // A memory topic's ticket is complete at once.
+    ringbus::ticket t = p.publish_ticket("four", "k");
+    CHECK(t.durable() && t.wait(0) && t.offset() > 0);
     if (failures != 0) return 1;
     std::printf("header_cpp: ok\n");
     return 0;
