@@ -73,7 +73,7 @@ pub use bus::{
     group::Group,
     member::Member,
     publisher::Publisher,
-    readiness::Readiness,
+    readiness::{Readiness, ReadyFuture},
     record::{key_hash, partition_for_key, Receipt, Record, TryPublishError},
     stats::{PartitionStats, ReaderKind, ReaderStats, TopicStats},
     subscription::{Iter, Subscription},

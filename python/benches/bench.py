@@ -9,7 +9,10 @@
 - poll_batch -> Arrow: `poll_batch(65536)` and `pyarrow.table(batch)` per batch;
 - queue.SimpleQueue between two threads (a pure-Python baseline);
 - pyzmq inproc PUB/SUB between two threads, if pyzmq is installed;
-and the cost of one `publish` call against a bare pyo3 call of the same shape (a method of a
+the asyncio wait of a reader both ways it can run (a waker writing to a socket the loop
+watches, and a helper thread from the loop's executor, the way followers wait): wake-up
+latency from a publish on another thread, and throughput of `poll_batch` awaits; and the
+cost of one `publish` call against a bare pyo3 call of the same shape (a method of a
 frozen class taking the payload and returning a new int: `ringbus._ringbus._BareCall.call`),
 and against a bare call with no argument and no result (`ringbus._ringbus._noop`).
 Every run checks the count and a checksum of what was read; a mismatch aborts.
@@ -18,6 +21,7 @@ Every run checks the count and a checksum of what was read; a mismatch aborts.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import queue
 import statistics
@@ -233,6 +237,93 @@ def call_cost(n: int) -> tuple[float, float, float]:
     return statistics.median(noops), statistics.median(bares), statistics.median(publishes)
 
 
+def async_wakeup(rounds: int, waker: bool) -> tuple[float, float]:
+    """p50 and p99 µs from a publish on another thread to the return of the coroutine
+    awaiting it, the reader waiting by waker (True) or on an executor thread."""
+    from ringbus import _aio
+
+    latencies: list[float] = []
+    with ringbus.Bus() as bus:
+        t = bus.topic("wake")
+        sub = t.subscribe("latest")
+        go = threading.Event()
+
+        def produce() -> None:
+            for _ in range(rounds):
+                go.wait()
+                go.clear()
+                time.sleep(0.0005)
+                t.publish(time.perf_counter_ns().to_bytes(8, "little"))
+
+        async def consume() -> None:
+            waiter = sub._waiter() if waker else None
+            for _ in range(rounds):
+                go.set()
+                while (e := sub.poll(0)) is None:
+                    await _aio._wait(sub, waiter, None)
+                latencies.append((time.perf_counter_ns() - int.from_bytes(e.payload, "little")) / 1e3)
+
+        producer = threading.Thread(target=produce)
+        producer.start()
+        asyncio.run(consume())
+        producer.join()
+    assert len(latencies) == rounds, "every wake-up was seen"
+    latencies.sort()
+    return latencies[rounds // 2], latencies[int(rounds * 0.99)]
+
+
+def async_batches(n: int, waker: bool) -> float:
+    """Seconds for a coroutine to read n events by `poll_batch` awaits (waiting by waker or
+    on an executor thread) while a thread publishes them in lists of 1000."""
+    from ringbus import _aio
+
+    data = [payload(i) for i in range(n)]
+    with ringbus.Bus() as bus:
+        t = topic(bus, "abatch")
+        sub = t.subscribe("latest")
+
+        def produce() -> None:
+            for i in range(0, n, 1000):
+                t.publish_many(data[i : i + 1000])
+
+        async def consume() -> int:
+            waiter = sub._waiter() if waker else None
+            got, total = 0, 0
+            while got < n:
+                batch = sub.poll_batch(65536, 0)
+                if len(batch) == 0:
+                    await _aio._wait(sub, waiter, None)
+                    continue
+                got += len(batch)
+                total += checksum([e.payload for e in batch])
+            return total
+
+        start = time.perf_counter()
+        producer = threading.Thread(target=produce)
+        producer.start()
+        total = asyncio.run(consume())
+        producer.join()
+        elapsed = time.perf_counter() - start
+    assert total == expected(n), "asyncio batches: wrong checksum"
+    return elapsed
+
+
+def asyncio_rows(n: int, rounds: int) -> list[tuple[str, float, float, float, float]]:
+    """(path, p50 µs, p99 µs, M events/s median) for both waits, runs interleaved."""
+    out = []
+    results: dict[bool, list[tuple[float, float, float]]] = {True: [], False: []}
+    for _ in range(RUNS):
+        for waker in (True, False):
+            p50, p99 = async_wakeup(rounds, waker)
+            results[waker].append((p50, p99, n / async_batches(n, waker)))
+    for waker, runs in results.items():
+        p50 = statistics.median(r[0] for r in runs)
+        p99 = statistics.median(r[1] for r in runs)
+        rates = sorted(r[2] for r in runs)
+        out.append(("waker (socket)" if waker else "executor thread", p50, p99, rates[len(rates) // 2], rates[0]))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer events per run (a smoke run)")
@@ -259,8 +350,11 @@ def main() -> None:
         if args.json:
             print(json.dumps({"test": name, "system": system, "events_per_s": median, "min": low, "max": high}))
     noop_ns, bare_ns, publish_ns = call_cost(n // 4)
+    waits = asyncio_rows(n, 100 if args.quick else 500)
     if args.json:
         print(json.dumps({"test": "call_cost", "noop_ns": noop_ns, "bare_ns": bare_ns, "publish_ns": publish_ns}))
+        for path, p50, p99, rate, _ in waits:
+            print(json.dumps({"test": "asyncio wait", "path": path, "p50_us": p50, "p99_us": p99, "events_per_s": rate}))
         return
     print(f"ringbus {ringbus.__version__} from Python {sys.version.split()[0]}: {PAYLOAD}-byte payloads, "
           f"{n} events per run, medians of {RUNS} (min-max), million events/s")
@@ -276,6 +370,10 @@ def main() -> None:
           f"(bytes in, int out): {publish_ns / bare_ns:.2f}x (target <= 2)")
     print(f"           against {noop_ns:.0f} ns for a bare call with no argument and no result: "
           f"{publish_ns / noop_ns:.2f}x")
+    print("\nasyncio waits (medians of runs interleaved; wake-up from a publish on another thread, and")
+    print("poll_batch awaits while a thread publishes lists of 1000):")
+    for path, p50, p99, rate, low in waits:
+        print(f"  {path:<18} wake-up p50 {p50:7.1f} us, p99 {p99:8.1f} us; batches {rate / 1e6:6.2f} M/s (min {low / 1e6:.2f})")
 
 
 if __name__ == "__main__":

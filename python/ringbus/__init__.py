@@ -38,6 +38,7 @@ from ._ringbus import (
     Member,
     Reader,
     Subscription,
+    Ticket,
     Topic,
     __version__,
 )
@@ -67,6 +68,7 @@ __all__ = [
     "RingbusError",
     "StorageError",
     "Subscription",
+    "Ticket",
     "Topic",
     "__version__",
 ]

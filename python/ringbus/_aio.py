@@ -1,5 +1,10 @@
-"""asyncio for readers: waits run on the loop's default executor and take no events there,
-so a cancelled await loses nothing; events are taken on the loop's thread."""
+"""asyncio for readers and tickets.
+
+A bus reader's wait, and a ticket's, is a core future whose waker writes to a socket the
+event loop watches (``loop.add_reader``): no thread waits, and the loop polls the future
+again when it is worth it. A follower's reader waits on the loop's default executor instead
+(its core reader watches the directory with inotify). Either way no event is taken off the
+loop's thread, so a cancelled await loses nothing."""
 
 from __future__ import annotations
 
@@ -9,14 +14,47 @@ from typing import TYPE_CHECKING
 from ._errors import ClosedError
 
 if TYPE_CHECKING:
-    from ._ringbus import Event, EventBatch, Reader
+    from ._ringbus import Event, EventBatch, Reader, Ticket, _Waiter
 
-# The longest a worker thread waits before the coroutine looks again.
+# The longest a worker thread waits before the coroutine looks again (followers).
 _SLICE = 0.1
 
 
-async def _wait(reader: Reader, deadline: float | None) -> bool:
+async def _until(waiter: _Waiter, deadline: float | None) -> bool:
+    """Awaits the waiter's future; False once the deadline passed first."""
+    if waiter.poll():
+        return True
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+
+    def readable() -> None:
+        if done.done():
+            return
+        try:
+            if waiter.poll():
+                done.set_result(None)
+        except Exception as e:  # the future's error (a poisoned log) reaches the awaiter
+            done.set_exception(e)
+
+    loop.add_reader(waiter.fd, readable)
+    try:
+        if deadline is None:
+            await done
+        else:
+            await asyncio.wait_for(done, max(0.0, deadline - loop.time()))
+        return True
+    except asyncio.TimeoutError:
+        return False
+    finally:
+        loop.remove_reader(waiter.fd)
+        if not done.done() or done.cancelled():
+            waiter.cancel()
+
+
+async def _wait(reader: Reader, waiter: _Waiter | None, deadline: float | None) -> bool:
     """Waits until the reader may have events; False once the deadline passed."""
+    if waiter is not None:
+        return await _until(waiter, deadline)
     loop = asyncio.get_running_loop()
     if deadline is None:
         wait = _SLICE
@@ -32,11 +70,14 @@ async def poll(reader: Reader, timeout: float | None) -> Event | None:
     """``await reader.poll_async(timeout)``."""
     loop = asyncio.get_running_loop()
     deadline = None if timeout is None else loop.time() + timeout
+    waiter = None
     while True:
         event = reader.poll(0)
         if event is not None:
             return event
-        if not await _wait(reader, deadline):
+        if waiter is None:
+            waiter = reader._waiter()
+        if not await _wait(reader, waiter, deadline):
             return None
 
 
@@ -44,11 +85,14 @@ async def poll_batch(reader: Reader, max_events: int, timeout: float | None) -> 
     """``await reader.poll_batch_async(max_events, timeout)``."""
     loop = asyncio.get_running_loop()
     deadline = None if timeout is None else loop.time() + timeout
+    waiter = None
     while True:
         batch = reader.poll_batch(max_events, 0)
         if len(batch) > 0:
             return batch
-        if not await _wait(reader, deadline):
+        if waiter is None:
+            waiter = reader._waiter()
+        if not await _wait(reader, waiter, deadline):
             return batch
 
 
@@ -60,3 +104,8 @@ async def anext(reader: Reader) -> Event:
         raise StopAsyncIteration from None
     assert event is not None  # no timeout: only an event or the end
     return event
+
+
+async def ticket(t: Ticket) -> None:
+    """``await ticket``: returns once durable; raises PoisonedError if it never will be."""
+    await _until(t._waiter(), None)

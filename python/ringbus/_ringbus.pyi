@@ -4,7 +4,7 @@ guarantees. Checked against the built module by mypy's stubtest in the test comm
 import datetime
 import os
 import pathlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from typing import Any, Coroutine, Literal, Protocol, Self, final
 
 from typing_extensions import disjoint_base
@@ -87,6 +87,26 @@ class Topic:
         binary or string array); ``keys`` (same length, None entries: no key). Returns how
         many. All are checked before any is published. With ``timeout``, FullError says the
         ring stayed full; how many were published then shows in ``stats()``."""
+    def publish_ticket(
+        self,
+        payload: _Bytes,
+        key: _Bytes | None = None,
+        timestamp: int | datetime.datetime | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> Ticket:
+        """``publish`` without waiting for the fsync: returns once the event is appended,
+        with a Ticket that completes once it is durable (at once on memory and async
+        topics). Keep many tickets in flight: one fsync covers all that wait. Waits while
+        the ring is full (FullError after ``timeout`` s, nothing published)."""
+    def publish_many_ticket(
+        self,
+        payloads: Iterable[_Bytes | None] | _ArrowArrayExportable,
+        keys: Iterable[_Bytes | None] | _ArrowArrayExportable | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> Ticket:
+        """``publish_many`` without waiting for the fsync: one Ticket for all of them."""
     def subscribe(
         self,
         start: _Start | None = None,
@@ -109,10 +129,41 @@ class Topic:
         first. Memory topics: True at once."""
     def stats(self) -> dict[str, Any]:
         """Counters: name, published, full_waits, duplicates, io_backend, partitions (each:
-        partition, published, next_offset, earliest_offset, durable_offset, segments) and
+        partition, published, next_offset, earliest_offset, durable_offset, segments,
+        fsyncs) and
         readers (each: group, delivered, dropped, lag)."""
     def close(self) -> None:
         """Closes the topic: publishing raises ClosedError; readers drain what was published."""
+
+@final
+class Ticket:
+    """A durability ticket (``Topic.publish_ticket``): complete once the fsync covering its
+    events has completed. Awaitable (``await ticket``, no helper thread). Dropping it loses
+    nothing."""
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Waits up to ``timeout`` s (None: no limit) until durable: True, or False if the
+        time passed first. PoisonedError if the log failed before covering it."""
+    @property
+    def durable(self) -> bool:
+        """Whether it is durable now; PoisonedError if it never will be."""
+    @property
+    def offset(self) -> int | None:
+        """The event's offset (a ticket of one event), else None."""
+    @property
+    def partition(self) -> int | None:
+        """The event's partition (a ticket of one event), else None."""
+    def __await__(self) -> Generator[Any, None, None]: ...
+    def _waiter(self) -> _Waiter: ...
+
+@final
+class _Waiter:
+    """A core future asyncio can await (see ringbus/_aio.py)."""
+
+    @property
+    def fd(self) -> int: ...
+    def poll(self) -> bool: ...
+    def cancel(self) -> None: ...
 
 @disjoint_base
 class Reader:
@@ -131,6 +182,7 @@ class Reader:
         first; empty when the timeout passed. The GIL is released while waiting and while
         the batch is built."""
     def _wait_ready(self, timeout: float) -> bool: ...
+    def _waiter(self) -> _Waiter | None: ...
     def poll_async(self, timeout: float | None = None) -> Coroutine[Any, Any, Event | None]:
         """``poll`` for asyncio: the wait runs on the loop's executor and takes no event, so
         cancelling it loses nothing."""

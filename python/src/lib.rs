@@ -12,7 +12,8 @@
 //! - ringbus's diagnostics (the `log` facade) go to Python's `logging`, loggers `ringbus.*`.
 //!
 //! One file per class or concern: `bus.rs`, `topic.rs`, `reader.rs`, `event.rs`, `arrow.rs`,
-//! `options.rs`, `convert.rs`, `errors.rs`, `logging.rs`; `bench.rs` (the `bench` feature).
+//! `options.rs`, `convert.rs`, `errors.rs`, `logging.rs`, `ticket.rs` (durability tickets),
+//! `waiter.rs` (asyncio awaits core futures through a socket the waker writes); `bench.rs` (the `bench` feature).
 
 mod arrow;
 #[cfg(feature = "bench")]
@@ -25,7 +26,9 @@ mod follower;
 mod logging;
 mod options;
 mod reader;
+mod ticket;
 mod topic;
+mod waiter;
 
 use pyo3::prelude::*;
 
@@ -43,6 +46,8 @@ fn _ringbus(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<follower::FollowerMember>()?;
     m.add_class::<event::Event>()?;
     m.add_class::<event::EventBatch>()?;
+    m.add_class::<ticket::Ticket>()?;
+    m.add_class::<waiter::Waiter>()?;
     #[cfg(feature = "bench")]
     bench::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -16,6 +16,7 @@ use crate::arrow::Columns;
 use crate::convert::{deadline, next_slice};
 use crate::errors::{busy, closed_reader, Failure, Result};
 use crate::event::{Event, EventBatch};
+use crate::waiter::{Source, Waiter};
 
 pub(crate) enum Kind {
     Fanout(rb::Subscription),
@@ -165,7 +166,14 @@ impl Reader {
         }
     }
 
-    /// Awaitable `poll`: waits on a worker thread without taking events there.
+    /// A waiter for asyncio (see `_aio.py`); None for followers, whose waits run on a worker
+    /// thread.
+    fn _waiter(&self) -> Result<Option<Waiter>> {
+        self.readiness.as_ref().map(|r| Waiter::new(Source::Readiness(r.clone()))).transpose()
+    }
+
+    /// Awaitable `poll`: waits as an asyncio task (a follower's on a worker thread), taking
+    /// events only on the loop's thread.
     #[pyo3(signature = (timeout=None))]
     fn poll_async<'py>(slf: &Bound<'py, Self>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
         slf.py().import("ringbus._aio")?.getattr("poll")?.call1((slf, timeout))

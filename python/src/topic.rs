@@ -16,6 +16,7 @@ use crate::convert::{bytes_of, bytes_or_wrong_type, deadline, next_slice, second
 use crate::errors::Result;
 use crate::options::durability_name;
 use crate::reader::{Kind, Member, Reader, Subscription};
+use crate::ticket::Ticket;
 
 /// Events published per detached call of `publish_many`.
 const PUBLISH_CHUNK: usize = 4096;
@@ -111,6 +112,88 @@ impl Topic {
             }
         }
     }
+
+    /// A ticket for `record`: without waiting if the ring has room, else detached in slices
+    /// until `deadline` (a timed-out attempt wrote nothing, so it is retried).
+    fn ticket_for(
+        py: Python<'_>,
+        p: &mut rb::Publisher,
+        record: rb::Record<'_>,
+        deadline: Option<Instant>,
+    ) -> Result<rb::Ticket> {
+        match p.publish_ticket_timeout(record, Duration::ZERO) {
+            Ok(t) => return Ok(t),
+            Err(rb::Error::Full) => {}
+            Err(e) => return Err(e.into()),
+        }
+        loop {
+            let Some(slice) = next_slice(deadline) else { return Err(rb::Error::Full.into()) };
+            match py.detach(|| p.publish_ticket_timeout(record, slice)) {
+                Ok(t) => return Ok(t),
+                Err(rb::Error::Full) => py.check_signals()?,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// `publish_many` and `publish_many_ticket`: with `tickets`, publishes without waiting
+    /// for the fsync and collects one ticket per chunk.
+    fn publish_records(
+        &self,
+        py: Python<'_>,
+        payloads: &Bound<'_, PyAny>,
+        keys: Option<&Bound<'_, PyAny>>,
+        timeout: Option<f64>,
+        mut tickets: Option<&mut Vec<rb::Ticket>>,
+    ) -> Result<usize> {
+        let deadline = deadline(timeout)?;
+        let payloads = Values::of(payloads, "payloads")?;
+        let keys = keys.map(|k| Values::of(k, "keys")).transpose()?;
+        if let Some(k) = &keys {
+            if k.len() != payloads.len() {
+                return Err(PyValueError::new_err(format!(
+                    "keys has {} values but payloads has {}",
+                    k.len(),
+                    payloads.len()
+                ))
+                .into());
+            }
+        }
+        let mut records = Vec::with_capacity(payloads.len());
+        for i in 0..payloads.len() {
+            let payload = payloads.get(i).ok_or_else(|| PyValueError::new_err(format!("payload {i} is null")))?;
+            let mut record = rb::Record::new(payload);
+            if let Some(k) = &keys {
+                if let Some(key) = k.get(i) {
+                    record = record.key(key);
+                }
+            }
+            records.push(record);
+        }
+        let mut p = self.publisher()?;
+        let mut result: Result<usize> = Ok(records.len());
+        for chunk in records.chunks(PUBLISH_CHUNK) {
+            // The slices stay valid while detached: bytes and str are immutable and referenced
+            // by `payloads`/`keys`; other buffers were copied.
+            let left = || deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            let r = match (&mut tickets, left()) {
+                (None, None) => py.detach(|| p.publish_batch(chunk)).map(drop),
+                (None, Some(t)) => py.detach(|| p.publish_batch_timeout(chunk, t)).map(drop),
+                (Some(out), None) => py.detach(|| p.publish_batch_ticket(chunk)).map(|t| out.push(t)),
+                (Some(out), Some(t)) => py.detach(|| p.publish_batch_ticket_timeout(chunk, t)).map(|t| out.push(t)),
+            };
+            if let Err(e) = r {
+                result = Err(e.into());
+                break;
+            }
+            if let Err(e) = py.check_signals() {
+                result = Err(e.into());
+                break;
+            }
+        }
+        self.publishers.give_back(p);
+        result
+    }
 }
 
 #[pymethods]
@@ -175,50 +258,47 @@ impl Topic {
         keys: Option<&Bound<'_, PyAny>>,
         timeout: Option<f64>,
     ) -> Result<usize> {
+        self.publish_records(py, payloads, keys, timeout, None)
+    }
+    /// `publish` without waiting for the fsync: returns a Ticket that completes once the
+    /// event is durable (at once on memory and async topics).
+    #[pyo3(signature = (payload, key=None, timestamp=None, *, timeout=None))]
+    fn publish_ticket(
+        &self,
+        py: Python<'_>,
+        payload: &Bound<'_, PyAny>,
+        key: Option<&Bound<'_, PyAny>>,
+        timestamp: Option<&Bound<'_, PyAny>>,
+        timeout: Option<f64>,
+    ) -> Result<Ticket> {
+        let payload = bytes_of(payload, "payload")?;
+        let key = key.map(|k| bytes_of(k, "key")).transpose()?;
+        let mut record = rb::Record::new(&payload);
+        if let Some(k) = &key {
+            record = record.key(k);
+        }
+        if let Some(t) = timestamp {
+            record = record.timestamp(timestamp_ns(t)?);
+        }
         let deadline = deadline(timeout)?;
-        let payloads = Values::of(payloads, "payloads")?;
-        let keys = keys.map(|k| Values::of(k, "keys")).transpose()?;
-        if let Some(k) = &keys {
-            if k.len() != payloads.len() {
-                return Err(PyValueError::new_err(format!(
-                    "keys has {} values but payloads has {}",
-                    k.len(),
-                    payloads.len()
-                ))
-                .into());
-            }
-        }
-        let mut records = Vec::with_capacity(payloads.len());
-        for i in 0..payloads.len() {
-            let payload = payloads.get(i).ok_or_else(|| PyValueError::new_err(format!("payload {i} is null")))?;
-            let mut record = rb::Record::new(payload);
-            if let Some(k) = &keys {
-                if let Some(key) = k.get(i) {
-                    record = record.key(key);
-                }
-            }
-            records.push(record);
-        }
         let mut p = self.publisher()?;
-        let mut result: Result<usize> = Ok(records.len());
-        for chunk in records.chunks(PUBLISH_CHUNK) {
-            // The slices stay valid while detached: bytes and str are immutable and referenced
-            // by `payloads`/`keys`; other buffers were copied.
-            let r = match deadline {
-                None => py.detach(|| p.publish_batch(chunk)),
-                Some(d) => py.detach(|| p.publish_batch_timeout(chunk, d.saturating_duration_since(Instant::now()))),
-            };
-            if let Err(e) = r {
-                result = Err(e.into());
-                break;
-            }
-            if let Err(e) = py.check_signals() {
-                result = Err(e.into());
-                break;
-            }
-        }
+        let result = Self::ticket_for(py, &mut p, record, deadline);
         self.publishers.give_back(p);
-        result
+        Ok(Ticket::new(vec![result?]))
+    }
+
+    /// `publish_many` without waiting for the fsync: one Ticket for all of them.
+    #[pyo3(signature = (payloads, keys=None, *, timeout=None))]
+    fn publish_many_ticket(
+        &self,
+        py: Python<'_>,
+        payloads: &Bound<'_, PyAny>,
+        keys: Option<&Bound<'_, PyAny>>,
+        timeout: Option<f64>,
+    ) -> Result<Ticket> {
+        let mut tickets = Vec::new();
+        self.publish_records(py, payloads, keys, timeout, Some(&mut tickets))?;
+        Ok(Ticket::new(tickets))
     }
 
     /// A fanout subscription: sees every event from `start` on.
@@ -307,6 +387,7 @@ impl Topic {
             pd.set_item("earliest_offset", p.earliest_offset)?;
             pd.set_item("durable_offset", p.log.as_ref().map(|l| l.durable_offset))?;
             pd.set_item("segments", p.log.as_ref().map(|l| l.segments))?;
+            pd.set_item("fsyncs", p.log.as_ref().map(|l| l.fsyncs))?;
             parts.append(pd)?;
         }
         d.set_item("partitions", parts)?;

@@ -178,11 +178,36 @@ impl Publisher {
         Ok(self.ticket_for(receipt, end))
     }
 
+    /// Like [`publish_ticket`](Self::publish_ticket), giving up after `timeout` if the ring
+    /// has no room all that time: [`Error::Full`], and nothing was published.
+    pub fn publish_ticket_timeout<'a>(
+        &mut self,
+        record: impl Into<Record<'a>>,
+        timeout: Duration,
+    ) -> Result<Ticket, Error> {
+        let record = record.into();
+        let wait = Wait::Until(Some(Instant::now() + timeout));
+        let (receipt, end) = if record.producer.is_some() {
+            self.publish_idempotent(&record, wait)?
+        } else {
+            self.append(&record, wait)?
+        };
+        Ok(self.ticket_for(receipt, end))
+    }
+
     /// Publishes every record like [`publish_batch`](Self::publish_batch) (all checked first,
     /// waiting for space as needed), but returns once they are appended, with one [`Ticket`]
     /// for all of them (complete at once on topics other than `Durability::Sync`).
     pub fn publish_batch_ticket(&mut self, records: &[Record<'_>]) -> Result<Ticket, Error> {
         let covers = self.append_many(records, None, true)?.expect("asked for");
+        Ok(Ticket::new(self.tickets.clone(), covers, None))
+    }
+
+    /// Like [`publish_batch_ticket`](Self::publish_batch_ticket), giving up after `timeout`;
+    /// the error then says nothing about how many were published, as for
+    /// [`publish_batch_timeout`](Self::publish_batch_timeout).
+    pub fn publish_batch_ticket_timeout(&mut self, records: &[Record<'_>], timeout: Duration) -> Result<Ticket, Error> {
+        let covers = self.append_many(records, Some(Instant::now() + timeout), true)?.expect("asked for");
         Ok(Ticket::new(self.tickets.clone(), covers, None))
     }
 

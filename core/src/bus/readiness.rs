@@ -2,15 +2,19 @@
 //! API's readiness file descriptor is built on it).
 #![deny(unsafe_code)]
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use super::group::GroupShared;
 use super::stats::ReaderCounters;
 use super::topic::TopicInner;
+use crate::ring::notify::WakerSlot;
 use crate::sync::Arc;
 
 /// What a [`Readiness`] watches.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Watched {
     /// A subscription's partitions, at the positions its counters publish.
     Subscription { counters: Arc<ReaderCounters>, partitions: Vec<u32> },
@@ -21,8 +25,8 @@ enum Watched {
 /// See [`Subscription::readiness`](crate::Subscription::readiness) and
 /// [`Member::readiness`](crate::Member::readiness). `Send + Sync`: made for a thread other
 /// than the reader's. It may report ready spuriously; it never misses an event published
-/// after the reader's last poll.
-#[derive(Debug)]
+/// after the reader's last poll. Cloning it gives a second watcher of the same reader.
+#[derive(Debug, Clone)]
 pub struct Readiness {
     topic: Arc<TopicInner>,
     watched: Watched,
@@ -63,5 +67,35 @@ impl Readiness {
     pub fn wait(&self, timeout: Option<Duration>) -> bool {
         let deadline = timeout.map(|t| Instant::now() + t);
         self.topic.config.wait.wait(&self.topic.parts.readable, || self.is_ready(), deadline)
+    }
+
+    /// A future that completes once [`is_ready`](Self::is_ready): [`wait`](Self::wait) as a
+    /// task, woken by the producer's commit (no thread waits). Owns a clone of this
+    /// readiness, so it is `'static` and `Send`; dropping it takes its waker back.
+    pub fn ready(&self) -> ReadyFuture {
+        ReadyFuture { readiness: self.clone(), slot: WakerSlot::new() }
+    }
+}
+
+/// See [`Readiness::ready`].
+#[derive(Debug)]
+pub struct ReadyFuture {
+    readiness: Readiness,
+    slot: WakerSlot,
+}
+
+impl Future for ReadyFuture {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        let readiness = &this.readiness;
+        readiness.topic.parts.readable.poll_ready(&mut this.slot, cx, || readiness.is_ready())
+    }
+}
+
+impl Drop for ReadyFuture {
+    fn drop(&mut self) {
+        self.readiness.topic.parts.readable.cancel(&mut self.slot);
     }
 }

@@ -76,6 +76,13 @@ pub struct Ticket {
     slot: WakerSlot,
 }
 
+impl Clone for Ticket {
+    /// A second ticket for the same events (its own future: it registers separately).
+    fn clone(&self) -> Self {
+        Self::new(self.source.clone(), self.covers.clone(), self.receipt)
+    }
+}
+
 impl Ticket {
     pub(crate) fn new(source: Option<Arc<TicketSource>>, covers: Covers, receipt: Option<Receipt>) -> Self {
         Self { source, covers, receipt, next: 0, slot: WakerSlot::new() }
