@@ -116,12 +116,36 @@ pub fn topics(dir: &Path) -> Outcome {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `ringbus stats DIR [TOPIC]`.
-pub fn stats(dir: &Path, only: Option<&str>) -> Outcome {
-    let bus = match open_or_follow(dir)? {
-        Opened::Bus(bus) => bus,
-        Opened::Live(follower, pid) => return live_stats(&follower, pid, only),
+/// How `ringbus stats` prints.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatsFormat {
+    /// A block per topic, for people.
+    Text,
+    /// OpenMetrics text (`Bus::metrics`).
+    Prometheus,
+}
+
+/// `ringbus stats DIR [TOPIC] [--format text|prometheus]`.
+pub fn stats(dir: &Path, only: Option<&str>, format: StatsFormat) -> Outcome {
+    let bus = match (open_or_follow(dir)?, format) {
+        (Opened::Bus(bus), _) => bus,
+        (Opened::Live(follower, pid), StatsFormat::Text) => return live_stats(&follower, pid, only),
+        (Opened::Live(follower, _), StatsFormat::Prometheus) => {
+            if let Some(name) = only {
+                followed_topic(&follower, name)?;
+            }
+            std::io::stdout().lock().write_all(follower.metrics(only)?.as_bytes())?;
+            return Ok(ExitCode::SUCCESS);
+        }
     };
+    if format == StatsFormat::Prometheus {
+        let text = match only {
+            Some(name) => topic(&bus, dir, name)?.metrics(),
+            None => bus.metrics(),
+        };
+        std::io::stdout().lock().write_all(text.as_bytes())?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let names = match only {
         Some(name) => vec![topic(&bus, dir, name)?.name().to_owned()],
         None => bus.topic_names(),

@@ -9,6 +9,7 @@
 mod diagnostics;
 mod inspect;
 mod iot;
+mod serve;
 mod time;
 
 use std::path::PathBuf;
@@ -50,6 +51,11 @@ enum Command {
         dir: PathBuf,
         /// Only this topic.
         topic: Option<String>,
+        /// `text` for people; `prometheus` for the OpenMetrics text a Prometheus scrape (or
+        /// node_exporter's textfile collector) reads: every counter when no other process has
+        /// the directory open, else what its files say (offsets, bytes, segments).
+        #[arg(long, value_enum, default_value = "text")]
+        format: inspect::StatsFormat,
     },
     /// Prints a topic's events.
     Tail(inspect::TailArgs),
@@ -112,6 +118,10 @@ struct DemoArgs {
     /// Print the results as one JSON object instead of the table.
     #[arg(long)]
     json: bool,
+    /// Serve the bus's metrics (OpenMetrics text, for Prometheus) at http://ADDR/metrics
+    /// while the demo runs: PORT (on 127.0.0.1) or HOST:PORT.
+    #[arg(long, value_name = "ADDR")]
+    metrics_addr: Option<String>,
 }
 
 /// The pipeline's settings (`bench iot` takes them all; `demo` fixes most).
@@ -160,6 +170,10 @@ pub struct BenchArgs {
     /// NATS server (with JetStream) for --peers.
     #[arg(long, default_value = "127.0.0.1:4222")]
     pub nats: String,
+    /// Serve ringbus's metrics (OpenMetrics text, for Prometheus) at http://ADDR/metrics
+    /// while its run lasts: PORT (on 127.0.0.1) or HOST:PORT.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -186,13 +200,14 @@ fn main() -> ExitCode {
                 peers: false,
                 redis: String::new(),
                 nats: String::new(),
+                metrics_addr: a.metrics_addr.clone(),
             };
             iot::demo(&args, a.keep)
         }
         Command::Bench(BenchCommand::Iot(args)) => iot::bench(&args),
         Command::Bench(BenchCommand::Soak(args)) => iot::soak(&args),
         Command::Topics { dir } => inspect::topics(&dir),
-        Command::Stats { dir, topic } => inspect::stats(&dir, topic.as_deref()),
+        Command::Stats { dir, topic, format } => inspect::stats(&dir, topic.as_deref(), format),
         Command::Tail(args) => inspect::tail(&args),
         Command::Verify { dir } => inspect::verify(&dir),
         Command::Publish(args) => inspect::publish(&args),

@@ -118,6 +118,21 @@ fn publish_tail_topics_stats_verify_round_trip() {
     let o = run(&["stats", d, "orders"]);
     let text = stdout(&o);
     assert!(text.contains("topic orders") && text.contains("group billing") && text.contains("lag 0 bytes"), "{text}");
+    // The same figures as OpenMetrics text, for a scrape or a textfile collector.
+    let o = run(&["stats", d, "--format", "prometheus"]);
+    let text = stdout(&o);
+    assert!(o.status.success() && text.ends_with("# EOF\n"), "{text}{}", stderr(&o));
+    let published: u64 = text
+        .lines()
+        .filter(|l| l.starts_with("ringbus_next_offset{topic=\"orders\""))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert!(published > 0, "{text}");
+    assert!(
+        text.contains("ringbus_topics 1") && text.contains("ringbus_segments{topic=\"orders\",partition=\"0\"} 1"),
+        "{text}"
+    );
+    assert_clean_failure(&run(&["stats", d, "nope", "--format", "prometheus"]), "no topic 'nope'");
     let o = run(&["verify", d]);
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
     assert!(stdout(&o).contains("5 events checked") && stdout(&o).contains("ok: no damage"), "{}", stdout(&o));
@@ -173,6 +188,7 @@ fn bad_inputs_fail_in_one_line() {
     // Bad flag values: clap's usage error (exit 2), no panic.
     for args in [
         &["tail", d, "t", "--format", "xml"][..],
+        &["stats", d, "--format", "yaml"],
         &["bench", "iot", "--durability", "forever"],
         &["bench", "iot", "--sensors", "-3"],
         &["demo", "--duration", "soon"],
@@ -216,6 +232,11 @@ fn a_live_directory_is_read_while_its_owner_publishes() {
     assert!(topics.status.success() && stdout(&topics).starts_with("t\t1 partitions"), "{}", stderr(&topics));
     let stats = run(&["stats", d, "t"]);
     assert!(stdout(&stats).contains("has it open"), "{}{}", stdout(&stats), stderr(&stats));
+    // As metrics: what the files say, under the bus's names and labels.
+    let metrics = run(&["stats", d, "--format", "prometheus"]);
+    let text = stdout(&metrics);
+    assert!(text.contains("ringbus_segments{topic=\"t\",partition=\"0\"} 1") && text.ends_with("# EOF\n"), "{text}");
+    assert!(!text.contains("ringbus_published"), "the owner's counters are not in its files: {text}");
     let verify = run(&["verify", d]);
     assert!(verify.status.success() && stdout(&verify).contains("live: process"), "{}", stdout(&verify));
     let tail = run(&["tail", d, "t", "--format", "raw"]);
@@ -281,6 +302,41 @@ fn every_command_has_help() {
         assert!(o.status.success(), "{args:?}");
         assert!(stdout(&o).contains("Usage: ringbus"), "{args:?}: {}", stdout(&o));
     }
+}
+
+#[test]
+fn demo_serves_its_metrics_while_it_runs() {
+    use std::io::{BufRead, Read};
+    let mut demo = ringbus()
+        .args(["demo", "--duration", "3", "--metrics-addr", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = std::io::BufReader::new(demo.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    let url = line.trim().strip_prefix("serving metrics on http://").unwrap_or_else(|| panic!("{line}"));
+    let addr = url.strip_suffix("/metrics").unwrap();
+    assert!(addr.starts_with("127.0.0.1:"), "loopback by default: {addr}");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let get = |path: &str| {
+        let mut conn = std::net::TcpStream::connect(addr).unwrap();
+        write!(conn, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut response = String::new();
+        conn.read_to_string(&mut response).unwrap();
+        response
+    };
+    let response = get("/metrics");
+    assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
+    assert!(response.contains("Content-Type: application/openmetrics-text"), "{response}");
+    assert!(response.contains("ringbus_published_total{topic=\"readings\",partition=\"0\"}"), "{response}");
+    assert!(response.contains("ringbus_reader_lag_events{topic=\"readings\",group=\"aggregators\"}"), "{response}");
+    assert!(response.trim_end().ends_with("# EOF"), "{response}");
+    assert!(get("/other").starts_with("HTTP/1.1 404"));
+    let out = demo.wait_with_output().unwrap();
+    assert!(out.status.success() && stdout(&out).contains("aggregates      OK"), "{}", stdout(&out));
+    assert_clean_failure(&run(&["demo", "--metrics-addr", "nowhere"]), "--metrics-addr");
 }
 
 #[test]

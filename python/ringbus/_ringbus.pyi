@@ -44,6 +44,10 @@ class Bus:
         (DeprecationWarning). Durable topics (async, sync) need a bus with a path."""
     def topics(self) -> list[str]:
         """Names of the bus's topics, sorted."""
+    def metrics(self) -> str:
+        """Every bus, topic, partition and reader counter in the OpenMetrics text format
+        (what Prometheus scrapes; the README lists the names and labels). Empty once
+        closed."""
     @property
     def path(self) -> pathlib.Path | None:
         """The data directory, or None in memory."""
@@ -63,6 +67,9 @@ class Topic:
     def partitions(self) -> int: ...
     @property
     def durability(self) -> _Durability: ...
+    def metrics(self) -> str:
+        """The topic's counters in the OpenMetrics text format (``Bus.metrics`` for one
+        topic)."""
     def publish(
         self,
         payload: _Bytes,

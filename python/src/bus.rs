@@ -103,6 +103,11 @@ impl Bus {
         names
     }
 
+    /// Every counter of the bus in the OpenMetrics text format ("" once closed).
+    fn metrics(&self) -> String {
+        self.inner.lock().as_ref().map(|b| b.metrics()).unwrap_or_default()
+    }
+
     /// The data directory, or None in memory.
     #[getter]
     fn path(&self) -> Option<PathBuf> {

@@ -210,6 +210,11 @@ impl Topic {
         self.inner.partitions()
     }
 
+    /// The topic's counters in the OpenMetrics text format.
+    fn metrics(&self) -> String {
+        self.inner.metrics()
+    }
+
     /// "memory", "async" or "sync".
     #[getter]
     fn durability(&self) -> &'static str {

@@ -70,6 +70,9 @@ fn validate(args: &BenchArgs) -> Result<(), Failure> {
     if args.partitions == 0 || args.partitions > 4096 {
         return Err(Failure::new(format!("--partitions {}: expected 1 to 4096", args.partitions)));
     }
+    if let Some(addr) = &args.metrics_addr {
+        crate::serve::parse_addr(addr)?;
+    }
     Ok(())
 }
 

@@ -16,6 +16,10 @@ use crate::{BenchArgs, DurabilityArg, Failure};
 /// Runs the pipeline on ringbus in `dir`.
 pub(crate) fn run(args: &BenchArgs, dir: &std::path::Path) -> Result<RunResult, Failure> {
     let bus = Bus::open(dir)?;
+    let _metrics = match &args.metrics_addr {
+        Some(addr) => Some(crate::serve::MetricsServer::start(bus.clone(), crate::serve::parse_addr(addr)?)?),
+        None => None,
+    };
     let durability = durability_of(args.durability);
     let persisted = durability.is_persisted();
     let mut config = TopicConfig::new()

@@ -102,6 +102,7 @@ pub(crate) fn soak(args: &SoakArgs) -> Outcome {
         peers: false,
         redis: String::new(),
         nats: String::new(),
+        metrics_addr: None,
     };
     let segment = args.segment_mib << 20;
     let retention = args.retention_mib << 20;

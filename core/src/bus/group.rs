@@ -69,6 +69,7 @@ impl GroupShared {
         }
         ReaderStats {
             kind: ReaderKind::Group { name: self.name.clone(), members: members.len() },
+            name: self.name.clone(),
             delivered,
             dropped: 0,
             lag,

@@ -11,7 +11,7 @@
 //!   `readiness.rs`: waiting on a reader from another thread;
 //! - `asynchronous.rs`: the async API (readers, publishers and tickets wait as tasks);
 //! - `ticket.rs`: durability tickets (publish now, learn of the fsync later);
-//! - `stats.rs`: counters and their snapshots.
+//! - `stats.rs`: counters and their snapshots; `metrics.rs`: all of them as OpenMetrics text.
 //!
 //! Files here are safe code except where they call the ring's unsafe API (publisher,
 //! claim, subscription, member); SAFETY.md lists each contract.
@@ -22,6 +22,7 @@ pub(crate) mod dedup;
 pub(crate) mod event;
 pub(crate) mod group;
 pub(crate) mod member;
+pub(crate) mod metrics;
 pub(crate) mod persisted;
 pub(crate) mod publisher;
 pub(crate) mod reader;
@@ -220,6 +221,22 @@ impl Bus {
         let mut names: Vec<_> = self.topics.lock().keys().cloned().collect();
         names.sort();
         names
+    }
+
+    /// Every bus, topic, partition and reader counter in the OpenMetrics text format (what
+    /// Prometheus scrapes; serve it as `application/openmetrics-text; version=1.0.0;
+    /// charset=utf-8`), ending with `# EOF`. Metric names and labels (`topic`, `partition`,
+    /// `reader`, `group`) are stable; the README lists them. Takes the same snapshot as
+    /// [`Topic::stats`] for each topic, sorted by name (a lag in events is counted by walking
+    /// the reader's unread frames); publishers and readers are never stopped or slowed.
+    pub fn metrics(&self) -> String {
+        let topics: Vec<Topic> = {
+            let topics = self.topics.lock();
+            let mut names: Vec<_> = topics.keys().collect();
+            names.sort();
+            names.into_iter().map(|n| topics[n].clone()).collect()
+        };
+        metrics::render(topics.iter().map(metrics::TopicSnapshot::of).collect(), true)
     }
 
     /// Closes every topic (see [`Topic::close`]): publishing stops, readers drain what was

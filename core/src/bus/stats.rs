@@ -52,6 +52,8 @@ impl PublisherCounters {
 /// One reader's counters (a subscription, or a group member).
 #[derive(Debug)]
 pub(crate) struct ReaderCounters {
+    /// A subscription's number within its topic (1, 2, ...; 0 for group members).
+    pub(crate) id: Counter,
     pub(crate) delivered: CachePadded<Counter>,
     pub(crate) dropped: Counter,
     /// Per partition: the reader's position. Padded, as every per-thread block written on the
@@ -62,6 +64,7 @@ pub(crate) struct ReaderCounters {
 impl ReaderCounters {
     pub(crate) fn new(partitions: usize) -> Self {
         Self {
+            id: Counter::default(),
             delivered: CachePadded::new(Counter::default()),
             dropped: Counter::default(),
             position: (0..partitions).map(|_| CachePadded::new(Counter::default())).collect(),
@@ -139,6 +142,9 @@ pub enum ReaderKind {
 pub struct ReaderStats {
     /// Subscription or group.
     pub kind: ReaderKind,
+    /// How diagnostics and metrics name the reader: `"subscription #3"` (numbered in the
+    /// order the topic's subscriptions were made) or the group's name.
+    pub name: String,
     /// Events handed to the application.
     pub delivered: u64,
     /// Events lost to lapping (`DropOldest`).

@@ -140,6 +140,7 @@ impl Subscription {
             reg.next_subscription += 1;
             reg.next_subscription
         };
+        counters.id.set(id);
         let mut sub = Self {
             topic: topic.clone(),
             parts: Vec::new(),

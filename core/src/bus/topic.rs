@@ -221,6 +221,7 @@ impl TopicInner {
             }
             readers.push(ReaderStats {
                 kind: ReaderKind::Subscription,
+                name: format!("subscription #{}", r.id.get()),
                 delivered: r.delivered.get(),
                 dropped: r.dropped.get(),
                 lag,
@@ -336,6 +337,12 @@ impl Topic {
     /// walk of the ring per group to count its lag.
     pub fn stats(&self) -> TopicStats {
         self.inner.stats()
+    }
+
+    /// This topic's counters in the OpenMetrics text format: [`Bus::metrics`](crate::Bus::metrics)
+    /// for one topic (the same families and labels, without the bus's `ringbus_topics`).
+    pub fn metrics(&self) -> String {
+        super::metrics::render(vec![super::metrics::TopicSnapshot::of(self)], false)
     }
 
     /// Persisted topics: every group that committed, with its committed offsets (one per

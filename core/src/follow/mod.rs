@@ -208,6 +208,34 @@ impl Follower {
         Ok(out)
     }
 
+    /// What the files say of `topic` (or of every topic, `None`), in the OpenMetrics text
+    /// format: the partition families a bus's [`metrics`](crate::Bus::metrics) has that files
+    /// can tell (`ringbus_next_offset`, `ringbus_earliest_offset`, `ringbus_durable_offset`,
+    /// `ringbus_disk_bytes`, `ringbus_segments`), with the same names and labels. The
+    /// owner's counters (published, lag, fsyncs) live in its process: serve them from there.
+    ///
+    /// Errors: [`Error::InvalidConfig`] for a topic that is not there; reading the directory.
+    pub fn metrics(&self, topic: Option<&str>) -> Result<String, Error> {
+        let names = match topic {
+            Some(name) => {
+                if self.topic_config(name)?.is_none() {
+                    return Err(Error::InvalidConfig {
+                        field: "topic",
+                        reason: format!("no topic {name:?} in {}", self.dir.display()),
+                    });
+                }
+                vec![name.to_owned()]
+            }
+            None => self.topic_names()?,
+        };
+        let mut topics = Vec::with_capacity(names.len());
+        for name in names {
+            let parts = self.partitions(&name)?;
+            topics.push((name, parts));
+        }
+        Ok(crate::bus::metrics::render_files(topics))
+    }
+
     /// The owner's durable groups of topic `topic` and their committed offsets (read-only).
     ///
     /// # Errors

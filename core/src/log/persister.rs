@@ -224,14 +224,17 @@ impl PartWriter {
     }
 
     /// Applies a finished fsync job of this partition.
-    fn synced(&mut self, target: u64, field: Option<u64>, result: Result<(), String>) -> Result<(), Error> {
+    fn synced(&mut self, target: u64, field: Option<u64>, result: Result<Duration, String>) -> Result<(), Error> {
         self.syncing = None;
-        if let Err(e) = result {
-            return Err(Error::Io {
-                context: format!("syncing {}", self.log.segment_path(self.active_first).display()),
-                message: e,
-                kind: std::io::ErrorKind::Other,
-            });
+        match result {
+            Ok(took) => self.log.observe_fsync(took),
+            Err(e) => {
+                return Err(Error::Io {
+                    context: format!("syncing {}", self.log.segment_path(self.active_first).display()),
+                    message: e,
+                    kind: std::io::ErrorKind::Other,
+                })
+            }
         }
         if let Some(f) = field {
             self.durable_field = self.durable_field.max(f);
@@ -279,8 +282,12 @@ impl PartWriter {
             writes.push(Write { offset: SEGMENT_HEADER_LEN + (pos - self.active_first), bytes });
             pos += n;
         }
+        let started = Instant::now();
         io.write(&self.active, &writes, sync)
             .map_err(|e| Error::io(format!("writing {}", self.log.segment_path(self.active_first).display()), &e))?;
+        if sync {
+            self.log.observe_fsync(started.elapsed());
+        }
         // The time index: one entry per completed interval of about 64 KiB.
         let mut pos = self.written;
         while pos < to {
@@ -304,8 +311,10 @@ impl PartWriter {
         let field = self.durable.to_le_bytes();
         let writes = [Write { offset: DURABLE_FIELD, bytes: &field }];
         let n = usize::from(self.durable > self.durable_field);
+        let started = Instant::now();
         io.write(&self.active, &writes[..n], true)
             .map_err(|e| Error::io(format!("syncing {}", self.log.segment_path(self.active_first).display()), &e))?;
+        self.log.observe_fsync(started.elapsed());
         self.durable_field = self.durable_field.max(self.durable);
         self.mark_durable(self.written);
         Ok(())

@@ -3,7 +3,9 @@
 #![deny(unsafe_code)]
 
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use prometheus_client::metrics::histogram::Histogram;
 
 use super::format::segment_name;
 use crate::error::Error;
@@ -37,6 +39,8 @@ pub(crate) struct LogShared {
     pub(crate) synced: Notifier,
     /// fsyncs so far (a statistic: Relaxed).
     fsyncs: AtomicU64,
+    /// How long each durable round took (see [`observe_fsync`](Self::observe_fsync)).
+    fsync_seconds: Histogram,
     /// Torn-tail bytes recovery cut off when the partition was opened (a statistic).
     truncated_on_open: AtomicU64,
     /// `Topic::flush` wants everything below this durable now (a request the persister reads).
@@ -70,6 +74,7 @@ impl LogShared {
             poisoned_flag: AtomicBool::new(false),
             synced: Notifier::new(),
             fsyncs: AtomicU64::new(0),
+            fsync_seconds: Histogram::new(FSYNC_BUCKETS),
             truncated_on_open: AtomicU64::new(truncated),
             flush_target: AtomicU64::new(0),
             pins: Mutex::new(Vec::new()),
@@ -108,6 +113,17 @@ impl LogShared {
         self.fsyncs.fetch_add(1, Ordering::Relaxed);
         self.durable.store(to, Ordering::Release);
         self.synced.notify();
+    }
+
+    /// The persister: one durable round took `took` (a `Sync` topic's write and fsync, or
+    /// an `Async` topic's fsync). Once per fsync, never on a publish or read path.
+    pub(crate) fn observe_fsync(&self, took: Duration) {
+        self.fsync_seconds.observe(took.as_secs_f64());
+    }
+
+    /// The durable rounds' durations so far (a shared handle, for metrics).
+    pub(crate) fn fsync_histogram(&self) -> Histogram {
+        self.fsync_seconds.clone()
     }
 
     /// Asks the persister to make everything below `target` durable now (`Topic::flush`).
@@ -200,6 +216,10 @@ impl LogShared {
         Err(self.poison_error().unwrap_or(Error::FlushTimeout))
     }
 }
+
+/// Upper bounds (seconds) of the fsync-latency histogram's buckets: 50 µs to 1 s.
+pub(crate) const FSYNC_BUCKETS: [f64; 13] =
+    [0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0];
 
 /// A snapshot of a persisted partition's log.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -19,6 +19,7 @@
 use std::collections::VecDeque;
 use std::fs::File;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use super::format::DURABLE_FIELD;
 use super::fs;
@@ -39,8 +40,9 @@ pub(crate) struct Job {
     pub(crate) target: u64,
 }
 
-/// A finished job: its partition, target, the field it wrote, and the error if it failed.
-pub(crate) type Done = (usize, u64, Option<u64>, Result<(), String>);
+/// A finished job: its partition, target, the field it wrote, and how long its fsync took
+/// (or the error if it failed).
+pub(crate) type Done = (usize, u64, Option<u64>, Result<Duration, String>);
 
 /// A spare segment to prepare for partition `part`: `path`, `bytes` long.
 #[derive(Debug)]
@@ -219,7 +221,8 @@ fn run(shared: &Shared, io: &mut dyn Io) {
         let field = job.field.map(u64::to_le_bytes);
         let writes: Vec<Write<'_>> =
             field.iter().map(|bytes| Write { offset: DURABLE_FIELD, bytes: bytes.as_slice() }).collect();
-        let result = io.write(&job.file, &writes, true).map_err(|e| e.to_string());
+        let started = Instant::now();
+        let result = io.write(&job.file, &writes, true).map(|()| started.elapsed()).map_err(|e| e.to_string());
         let mut q = shared.queues.lock();
         q.running = None;
         q.done.push((job.part, job.target, job.field, result));
