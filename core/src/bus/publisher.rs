@@ -166,6 +166,31 @@ impl Publisher {
     /// fsync. A duplicate idempotent record's ticket completes once the record it duplicates is
     /// durable.
     ///
+    /// ```
+    /// # use ringbus::{Bus, Durability, Record, TopicConfig};
+    /// # use std::collections::VecDeque;
+    /// # use std::time::Duration;
+    /// # let dir = std::env::temp_dir().join(format!("ringbus-doc-ticket-{}", std::process::id()));
+    /// let bus = Bus::open(&dir)?;
+    /// let topic = bus.create_topic("readings", TopicConfig::new().durability(Durability::Sync))?;
+    /// let mut publisher = topic.publisher()?;
+    /// let mut in_flight = VecDeque::new();
+    /// for i in 0..10_000u64 {
+    ///     in_flight.push_back(publisher.publish_ticket(Record::new(&i.to_le_bytes()))?);
+    ///     if in_flight.len() > 1024 {
+    ///         // The oldest; by now one fsync has usually covered it and many after it.
+    ///         in_flight.pop_front().unwrap().wait(Some(Duration::from_secs(10)))?;
+    ///     }
+    /// }
+    /// for ticket in &in_flight {
+    ///     ticket.wait(None)?;
+    /// }
+    /// assert!(topic.stats().partitions[0].log.as_ref().unwrap().fsyncs < 10_000);
+    /// # drop(bus);
+    /// # std::fs::remove_dir_all(&dir).ok();
+    /// # Ok::<(), ringbus::Error>(())
+    /// ```
+    ///
     /// Errors: as [`publish`](Self::publish), except that durability is the ticket's to report.
     #[inline]
     pub fn publish_ticket<'a>(&mut self, record: impl Into<Record<'a>>) -> Result<Ticket, Error> {
