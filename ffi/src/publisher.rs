@@ -5,7 +5,7 @@ use std::ffi::c_void;
 
 use ringbus_core::{Claim, Error, Publisher, Record};
 
-use crate::args::{bytes_arg, put, receipt_status};
+use crate::args::{bytes_arg, or_return, put, receipt_status};
 use crate::event::rb_slice;
 use crate::panic::boundary;
 use crate::status::{fail, from_error, rb_status, RB_ERR_INVALID_ARG, RB_ERR_NULL_ARG, RB_OK};
@@ -25,6 +25,51 @@ impl Drop for rb_publisher {
         // The claim borrows the publisher: it goes first (uncommitted, it becomes padding).
         self.claim = None;
     }
+}
+
+/// The publisher behind `publisher` for a copy-in publish: not NULL, no claim open.
+///
+/// # Safety
+/// `publisher` NULL or live and not used by another thread meanwhile.
+pub(crate) unsafe fn unclaimed<'a>(publisher: *mut rb_publisher) -> Result<&'a mut Publisher, rb_status> {
+    // SAFETY: NULL or live and unshared per the caller's contract.
+    let Some(p) = (unsafe { publisher.as_mut() }) else { return Err(fail(RB_ERR_NULL_ARG, "publisher is NULL")) };
+    if p.claim.is_some() {
+        return Err(fail(RB_ERR_INVALID_ARG, "a claim is open on this publisher: commit or abort it first"));
+    }
+    Ok(&mut p.publisher)
+}
+
+/// The record of `len` payload bytes and `key_len` key bytes (0: no key).
+///
+/// # Safety
+/// `payload` readable for `len` bytes (or `len` 0), `key` for `key_len` (or `key_len` 0).
+pub(crate) unsafe fn record_arg<'a>(
+    payload: *const u8,
+    len: usize,
+    key: *const u8,
+    key_len: usize,
+) -> Result<Record<'a>, rb_status> {
+    // SAFETY: forwarded contract.
+    let (payload, key) = unsafe { (bytes_arg(payload, len, "payload")?, bytes_arg(key, key_len, "key")?) };
+    let record = Record::new(payload);
+    Ok(if key.is_empty() { record } else { record.key(key) })
+}
+
+/// Fills `records` with the payloads of `chunk` (at most `records.len()` of them).
+///
+/// # Safety
+/// Each slice of `chunk` readable for its length.
+pub(crate) unsafe fn chunk_records<'a>(chunk: &[rb_slice], records: &mut [Record<'a>]) -> Result<(), rb_status> {
+    for (r, s) in records.iter_mut().zip(chunk) {
+        if s.data.is_null() && s.len != 0 {
+            return Err(fail(RB_ERR_NULL_ARG, "a payload slice is NULL with a non-zero length"));
+        }
+        // SAFETY: each slice readable for its length per the contract (checked above for
+        // NULL; an empty one is never read).
+        *r = Record::new(if s.len == 0 { &[] } else { unsafe { std::slice::from_raw_parts(s.data, s.len) } });
+    }
+    Ok(())
 }
 
 /// Creates a publisher for `topic`. Free with `rb_publisher_free`.
@@ -106,25 +151,15 @@ pub unsafe extern "C" fn rb_publish_keyed(
     out_offset: *mut u64,
 ) -> rb_status {
     boundary! {
-        // SAFETY: NULL or live and unshared per the contract.
-        let Some(p) = (unsafe { publisher.as_mut() }) else { return fail(RB_ERR_NULL_ARG, "publisher is NULL") };
-        if p.claim.is_some() {
-            return fail(RB_ERR_INVALID_ARG, "a claim is open on this publisher: commit or abort it first");
-        }
         // SAFETY: forwarded contract.
-        let (payload, key) = match unsafe { (bytes_arg(payload, len, "payload"), bytes_arg(key, key_len, "key")) } {
-            (Ok(p), Ok(k)) => (p, k),
-            (Err(s), _) | (_, Err(s)) => return s,
-        };
-        let mut record = Record::new(payload);
-        if !key.is_empty() {
-            record = record.key(key);
-        }
+        let p = or_return!(unsafe { unclaimed(publisher) });
+        // SAFETY: forwarded contract.
+        let mut record = or_return!(unsafe { record_arg(payload, len, key, key_len) });
         if timestamp_ns != 0 {
             record = record.timestamp(timestamp_ns);
         }
         // SAFETY: forwarded contract for `out_offset`.
-        unsafe { receipt_status(p.publisher.publish(record), out_offset) }
+        unsafe { receipt_status(p.publish(record), out_offset) }
     }
 }
 
@@ -145,11 +180,8 @@ pub unsafe extern "C" fn rb_publish_batch(
     count: usize,
 ) -> rb_status {
     boundary! {
-        // SAFETY: NULL or live and unshared per the contract.
-        let Some(p) = (unsafe { publisher.as_mut() }) else { return fail(RB_ERR_NULL_ARG, "publisher is NULL") };
-        if p.claim.is_some() {
-            return fail(RB_ERR_INVALID_ARG, "a claim is open on this publisher: commit or abort it first");
-        }
+        // SAFETY: forwarded contract.
+        let p = or_return!(unsafe { unclaimed(publisher) });
         if count == 0 {
             return RB_OK;
         }
@@ -161,15 +193,9 @@ pub unsafe extern "C" fn rb_publish_batch(
         // Up to 64 records on the stack per call to the core (no allocation per batch).
         let mut records = [Record::new(&[]); 64];
         for chunk in slices.chunks(64) {
-            for (r, s) in records.iter_mut().zip(chunk) {
-                if s.data.is_null() && s.len != 0 {
-                    return fail(RB_ERR_NULL_ARG, "a payload slice is NULL with a non-zero length");
-                }
-                // SAFETY: each slice readable for its length per the contract (checked above
-                // for NULL; an empty one is never read).
-                *r = Record::new(if s.len == 0 { &[] } else { unsafe { std::slice::from_raw_parts(s.data, s.len) } });
-            }
-            if let Err(e) = p.publisher.publish_batch(&records[..chunk.len()]) {
+            // SAFETY: each slice readable for its length per the contract.
+            or_return!(unsafe { chunk_records(chunk, &mut records) });
+            if let Err(e) = p.publish_batch(&records[..chunk.len()]) {
                 return from_error(e);
             }
         }

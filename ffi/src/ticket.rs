@@ -2,11 +2,11 @@
 
 use ringbus_core::{Record, Ticket};
 
-use crate::args::{bytes_arg, put, timeout};
+use crate::args::{or_return, put, timeout};
 use crate::event::rb_slice;
 use crate::panic::boundary;
-use crate::publisher::rb_publisher;
-use crate::status::{fail, from_error, rb_status, RB_ERR_INVALID_ARG, RB_ERR_NULL_ARG, RB_ERR_WOULD_BLOCK, RB_OK};
+use crate::publisher::{chunk_records, rb_publisher, record_arg, unclaimed};
+use crate::status::{fail, from_error, rb_status, RB_ERR_NULL_ARG, RB_ERR_WOULD_BLOCK, RB_OK};
 
 /// A durability ticket: complete once the fsync covering what its publish appended has
 /// completed (at once on `memory` and `async` topics). Freeing it loses nothing.
@@ -46,24 +46,14 @@ pub unsafe extern "C" fn rb_publish_ticket(
     out_ticket: *mut *mut rb_ticket,
 ) -> rb_status {
     boundary! {
-        // SAFETY: NULL or live and unshared per the contract.
-        let Some(p) = (unsafe { publisher.as_mut() }) else { return fail(RB_ERR_NULL_ARG, "publisher is NULL") };
+        // SAFETY: forwarded contract.
+        let p = or_return!(unsafe { unclaimed(publisher) });
         if out_ticket.is_null() {
             return fail(RB_ERR_NULL_ARG, "out_ticket is NULL");
         }
-        if p.claim.is_some() {
-            return fail(RB_ERR_INVALID_ARG, "a claim is open on this publisher: commit or abort it first");
-        }
         // SAFETY: forwarded contract.
-        let (payload, key) = match unsafe { (bytes_arg(payload, len, "payload"), bytes_arg(key, key_len, "key")) } {
-            (Ok(p), Ok(k)) => (p, k),
-            (Err(s), _) | (_, Err(s)) => return s,
-        };
-        let mut record = Record::new(payload);
-        if !key.is_empty() {
-            record = record.key(key);
-        }
-        match p.publisher.publish_ticket(record) {
+        let record = or_return!(unsafe { record_arg(payload, len, key, key_len) });
+        match p.publish_ticket(record) {
             Ok(ticket) => {
                 if !out_offset.is_null() {
                     let offset = ticket.receipt().expect("a ticket of one record").offset;
@@ -96,13 +86,10 @@ pub unsafe extern "C" fn rb_publish_batch_ticket(
     out_ticket: *mut *mut rb_ticket,
 ) -> rb_status {
     boundary! {
-        // SAFETY: NULL or live and unshared per the contract.
-        let Some(p) = (unsafe { publisher.as_mut() }) else { return fail(RB_ERR_NULL_ARG, "publisher is NULL") };
+        // SAFETY: forwarded contract.
+        let p = or_return!(unsafe { unclaimed(publisher) });
         if out_ticket.is_null() {
             return fail(RB_ERR_NULL_ARG, "out_ticket is NULL");
-        }
-        if p.claim.is_some() {
-            return fail(RB_ERR_INVALID_ARG, "a claim is open on this publisher: commit or abort it first");
         }
         if payloads.is_null() && count != 0 {
             return fail(RB_ERR_NULL_ARG, "payloads is NULL");
@@ -118,25 +105,16 @@ pub unsafe extern "C" fn rb_publish_batch_ticket(
         let mut records = [Record::new(&[]); 64];
         let mut last = None;
         for chunk in slices.chunks(64) {
-            for (r, s) in records.iter_mut().zip(chunk) {
-                if s.data.is_null() && s.len != 0 {
-                    return fail(RB_ERR_NULL_ARG, "a payload slice is NULL with a non-zero length");
-                }
-                // SAFETY: each slice readable for its length per the contract (checked above
-                // for NULL; an empty one is never read).
-                *r = Record::new(if s.len == 0 { &[] } else { unsafe { std::slice::from_raw_parts(s.data, s.len) } });
-            }
-            match p.publisher.publish_batch_ticket(&records[..chunk.len()]) {
+            // SAFETY: each slice readable for its length per the contract.
+            or_return!(unsafe { chunk_records(chunk, &mut records) });
+            match p.publish_batch_ticket(&records[..chunk.len()]) {
                 Ok(t) => last = Some(t),
                 Err(e) => return from_error(e),
             }
         }
-        let ticket = match last {
-            Some(t) => t,
-            None => match p.publisher.publish_batch_ticket(&[]) {
-                Ok(t) => t,
-                Err(e) => return from_error(e),
-            },
+        let ticket = match last.map_or_else(|| p.publish_batch_ticket(&[]), Ok) {
+            Ok(t) => t,
+            Err(e) => return from_error(e),
         };
         // SAFETY: checked non-NULL; writable per the contract.
         unsafe { put_ticket(ticket, out_ticket) }

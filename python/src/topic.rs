@@ -113,6 +113,32 @@ impl Topic {
         }
     }
 
+    /// Builds the record of a `publish` call (payload, key, timestamp) and runs `f` on it
+    /// with a publisher from the pool and the call's deadline.
+    fn with_record<T>(
+        &self,
+        payload: &Bound<'_, PyAny>,
+        key: Option<&Bound<'_, PyAny>>,
+        timestamp: Option<&Bound<'_, PyAny>>,
+        timeout: Option<f64>,
+        f: impl FnOnce(&mut rb::Publisher, rb::Record<'_>, Option<Instant>) -> Result<T>,
+    ) -> Result<T> {
+        let payload = bytes_of(payload, "payload")?;
+        let key = key.map(|k| bytes_of(k, "key")).transpose()?;
+        let mut record = rb::Record::new(&payload);
+        if let Some(k) = &key {
+            record = record.key(k);
+        }
+        if let Some(t) = timestamp {
+            record = record.timestamp(timestamp_ns(t)?);
+        }
+        let deadline = deadline(timeout)?;
+        let mut p = self.publisher()?;
+        let result = f(&mut p, record, deadline);
+        self.publishers.give_back(p);
+        result
+    }
+
     /// A ticket for `record`: without waiting if the ring has room, else detached in slices
     /// until `deadline` (a timed-out attempt wrote nothing, so it is retried).
     fn ticket_for(
@@ -238,20 +264,9 @@ impl Topic {
                 }
             }
         }
-        let payload = bytes_of(payload, "payload")?;
-        let key = key.map(|k| bytes_of(k, "key")).transpose()?;
-        let mut record = rb::Record::new(&payload);
-        if let Some(k) = &key {
-            record = record.key(k);
-        }
-        if let Some(t) = timestamp {
-            record = record.timestamp(timestamp_ns(t)?);
-        }
-        let deadline = deadline(timeout)?;
-        let mut p = self.publisher()?;
-        let result = self.publish_record(py, &mut p, record, deadline);
-        self.publishers.give_back(p);
-        result
+        self.with_record(payload, key, timestamp, timeout, |p, record, deadline| {
+            self.publish_record(py, p, record, deadline)
+        })
     }
 
     /// Publishes many events in order, in one call; returns how many.
@@ -265,6 +280,7 @@ impl Topic {
     ) -> Result<usize> {
         self.publish_records(py, payloads, keys, timeout, None)
     }
+
     /// `publish` without waiting for the fsync: returns a Ticket that completes once the
     /// event is durable (at once on memory and async topics).
     #[pyo3(signature = (payload, key=None, timestamp=None, *, timeout=None))]
@@ -276,20 +292,10 @@ impl Topic {
         timestamp: Option<&Bound<'_, PyAny>>,
         timeout: Option<f64>,
     ) -> Result<Ticket> {
-        let payload = bytes_of(payload, "payload")?;
-        let key = key.map(|k| bytes_of(k, "key")).transpose()?;
-        let mut record = rb::Record::new(&payload);
-        if let Some(k) = &key {
-            record = record.key(k);
-        }
-        if let Some(t) = timestamp {
-            record = record.timestamp(timestamp_ns(t)?);
-        }
-        let deadline = deadline(timeout)?;
-        let mut p = self.publisher()?;
-        let result = Self::ticket_for(py, &mut p, record, deadline);
-        self.publishers.give_back(p);
-        Ok(Ticket::new(vec![result?]))
+        let ticket = self.with_record(payload, key, timestamp, timeout, |p, record, deadline| {
+            Self::ticket_for(py, p, record, deadline)
+        })?;
+        Ok(Ticket::new(vec![ticket]))
     }
 
     /// `publish_many` without waiting for the fsync: one Ticket for all of them.
