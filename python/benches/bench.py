@@ -256,9 +256,10 @@ def async_wakeup(rounds: int, waker: bool) -> tuple[float, float]:
                 t.publish(time.perf_counter_ns().to_bytes(8, "little"))
 
         async def consume() -> None:
-            waiter = sub._waiter() if waker else None
             for _ in range(rounds):
                 go.set()
+                # As poll_async does: a waiter of its own per awaited call.
+                waiter = sub._waiter() if waker else None
                 while (e := sub.poll(0)) is None:
                     await _aio._wait(sub, waiter, None)
                 latencies.append((time.perf_counter_ns() - int.from_bytes(e.payload, "little")) / 1e3)
@@ -287,12 +288,12 @@ def async_batches(n: int, waker: bool) -> float:
                 t.publish_many(data[i : i + 1000])
 
         async def consume() -> int:
-            waiter = sub._waiter() if waker else None
             got, total = 0, 0
             while got < n:
                 batch = sub.poll_batch(65536, 0)
                 if len(batch) == 0:
-                    await _aio._wait(sub, waiter, None)
+                    # As poll_batch_async does: a waiter of its own per awaited call.
+                    await _aio._wait(sub, sub._waiter() if waker else None, None)
                     continue
                 got += len(batch)
                 total += checksum([e.payload for e in batch])
