@@ -348,6 +348,21 @@ rb_status rb_bus_open(const struct rb_config *config, struct rb_bus **out);
 rb_status rb_bus_close(const struct rb_bus *bus);
 
 /**
+ * The bus's metrics: every bus, topic, partition and reader counter in the OpenMetrics text
+ * format Prometheus scrapes (the README lists the names and labels). Writes the text's length
+ * (without the NUL) to `out_len`; if `buf` holds `cap` bytes and `cap` exceeds that length,
+ * copies the text there, NUL-terminated, and returns `RB_OK`. Otherwise writes nothing to
+ * `buf` and returns `RB_ERR_INVALID_ARG` ("too small"): call with `buf` NULL and `cap` 0 to
+ * learn the length, allocate a little more (counters grow between calls), call again.
+ *
+ * Threads: any thread, concurrently with other calls on the same bus.
+ *
+ * # Safety
+ * `bus` NULL or live; `buf` NULL or writable for `cap` bytes; `out_len` writable.
+ */
+rb_status rb_bus_metrics(const struct rb_bus *bus, char *buf, size_t cap, size_t *out_len);
+
+/**
  * Closes (as `rb_bus_close`) and frees the bus; NULL is a no-op. Topic, publisher and
  * subscription handles made from it stay safe to use and to free: they report
  * `RB_ERR_CLOSED`.

@@ -214,6 +214,20 @@ public:
         return topic(t);
     }
     void close() const { check(rb_bus_close(raw_)); }
+    /// Every counter in the OpenMetrics text format (see rb_bus_metrics).
+    std::string metrics() const {
+        size_t len = 0;
+        rb_status s = rb_bus_metrics(raw_, nullptr, 0, &len);
+        for (;;) {
+            std::string text(len + 4096, '\0');
+            s = rb_bus_metrics(raw_, text.data(), text.size(), &len);
+            if (s == RB_OK) {
+                text.resize(len);
+                return text;
+            }
+            if (s != RB_ERR_INVALID_ARG) check(s); // grown since the last call: try again
+        }
+    }
 
 private:
     rb_bus *raw_ = nullptr;

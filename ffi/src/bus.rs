@@ -5,7 +5,7 @@ use ringbus_core::Bus;
 use crate::args::put;
 use crate::config::{rb_config, DATA_DIR};
 use crate::panic::boundary;
-use crate::status::{fail, from_error, rb_status, RB_ERR_NULL_ARG, RB_OK};
+use crate::status::{fail, from_error, rb_status, RB_ERR_INVALID_ARG, RB_ERR_NULL_ARG, RB_OK};
 
 /// The bus. Thread-safe: a `const rb_bus *` may be used from any thread.
 pub struct rb_bus {
@@ -57,6 +57,48 @@ pub unsafe extern "C" fn rb_bus_close(bus: *const rb_bus) -> rb_status {
             }
             None => fail(RB_ERR_NULL_ARG, "bus is NULL"),
         }
+    }
+}
+
+/// The bus's metrics: every bus, topic, partition and reader counter in the OpenMetrics text
+/// format Prometheus scrapes (the README lists the names and labels). Writes the text's length
+/// (without the NUL) to `out_len`; if `buf` holds `cap` bytes and `cap` exceeds that length,
+/// copies the text there, NUL-terminated, and returns `RB_OK`. Otherwise writes nothing to
+/// `buf` and returns `RB_ERR_INVALID_ARG` ("too small"): call with `buf` NULL and `cap` 0 to
+/// learn the length, allocate a little more (counters grow between calls), call again.
+///
+/// Threads: any thread, concurrently with other calls on the same bus.
+///
+/// # Safety
+/// `bus` NULL or live; `buf` NULL or writable for `cap` bytes; `out_len` writable.
+#[no_mangle]
+pub unsafe extern "C" fn rb_bus_metrics(
+    bus: *const rb_bus,
+    buf: *mut std::ffi::c_char,
+    cap: usize,
+    out_len: *mut usize,
+) -> rb_status {
+    boundary! {
+        // SAFETY: NULL or live per the contract.
+        let Some(b) = (unsafe { bus.as_ref() }) else { return fail(RB_ERR_NULL_ARG, "bus is NULL") };
+        let text = b.bus.metrics();
+        // SAFETY: checked inside; writable per the contract.
+        let status = unsafe { put(out_len, text.len()) };
+        if status != RB_OK {
+            return status;
+        }
+        if buf.is_null() || cap <= text.len() {
+            return fail(
+                RB_ERR_INVALID_ARG,
+                format!("the buffer is too small: the metrics take {} bytes and a NUL", text.len()),
+            );
+        }
+        // SAFETY: `buf` is writable for `cap` bytes per the contract, and cap > text.len().
+        unsafe {
+            std::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), text.len());
+            buf.add(text.len()).write(0);
+        }
+        RB_OK
     }
 }
 

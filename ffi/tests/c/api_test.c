@@ -534,6 +534,24 @@ static void test_tickets(const char *dir) {
     rb_topic_stats stats;
     CHECK_STATUS(rb_topic_get_stats(topic, &stats), RB_OK);
     CHECK(stats.published == EVENTS);
+
+    /* The bus's metrics, in a buffer sized by a first call. */
+    size_t len = 0;
+    CHECK_STATUS(rb_bus_metrics(bus, NULL, 0, &len), RB_ERR_INVALID_ARG);
+    CHECK(len > 0);
+    char *text = malloc(len + 4096);
+    CHECK(text != NULL);
+    char small[8] = "unset";
+    CHECK_STATUS(rb_bus_metrics(bus, small, sizeof small, &len), RB_ERR_INVALID_ARG);
+    CHECK(strcmp(small, "unset") == 0); /* nothing written when it does not fit */
+    CHECK_STATUS(rb_bus_metrics(bus, text, len + 4096, &len), RB_OK);
+    CHECK(strlen(text) == len);
+    CHECK(strstr(text, "ringbus_published_total{topic=\"ingest\",partition=\"0\"} 2000\n") != NULL);
+    CHECK(strstr(text, "# TYPE ringbus_fsync_seconds histogram") != NULL);
+    CHECK(len >= 6 && strcmp(text + len - 6, "# EOF\n") == 0);
+    free(text);
+    CHECK_STATUS(rb_bus_metrics(NULL, NULL, 0, &len), RB_ERR_NULL_ARG);
+    CHECK_STATUS(rb_bus_metrics(bus, NULL, 0, NULL), RB_ERR_NULL_ARG);
     CHECK(stats.fsyncs < EVENTS); /* group commit: fsyncs covered several tickets each */
 
     /* A batch's one ticket covers all of it, past a group of 64. */

@@ -60,6 +60,9 @@ int main() {
     // A memory topic's ticket is complete at once.
     ringbus::ticket t = p.publish_ticket("four", "k");
     CHECK(t.durable() && t.wait(0) && t.offset() > 0);
+    std::string metrics = bus.metrics();
+    CHECK(metrics.find("ringbus_topics 1\n") != std::string::npos);
+    CHECK(metrics.find("ringbus_published_total{topic=\"cpp\",partition=\"0\"} 4\n") != std::string::npos);
     if (failures != 0) return 1;
     std::printf("header_cpp: ok\n");
     return 0;
