@@ -30,30 +30,30 @@ pub struct FioResult {
     pub iops: f64,
 }
 
-/// Installs fio from Debian's packages if it is missing and this process may (root with
+/// Installs Debian's `package` if `command` is missing and this process may (root with
 /// apt-get); says what happened.
-fn ensure_fio() -> Result<(), String> {
-    if Command::new("fio").arg("--version").output().is_ok_and(|o| o.status.success()) {
+fn ensure_tool(command: &str, package: &str) -> Result<(), String> {
+    if Command::new(command).arg("--version").output().is_ok_and(|o| o.status.success()) {
         return Ok(());
     }
     // SAFETY: getuid has no preconditions and touches no memory.
     let root = unsafe { libc::getuid() } == 0;
     if !root || Command::new("apt-get").arg("--version").output().is_err() {
-        return Err("fio is not installed (Debian: apt-get install -y fio)".into());
+        return Err(format!("{command} is not installed (Debian: apt-get install -y {package})"));
     }
-    eprintln!("installing fio from Debian's packages (apt-get install -y fio)");
+    eprintln!("installing {package} from Debian's packages (apt-get install -y {package})");
     let ok = |args: &[&str]| Command::new("apt-get").args(args).status().is_ok_and(|s| s.success());
-    if ok(&["install", "-y", "-q", "fio"]) || (ok(&["update", "-q"]) && ok(&["install", "-y", "-q", "fio"])) {
+    if ok(&["install", "-y", "-q", package]) || (ok(&["update", "-q"]) && ok(&["install", "-y", "-q", package])) {
         Ok(())
     } else {
-        Err("fio is not installed and apt-get could not install it".into())
+        Err(format!("{command} is not installed and apt-get could not install {package}"))
     }
 }
 
 /// Runs the four fio tests in `dir` (short runs when `quick`), installing fio first if it is
 /// missing and that is possible. `Err` says why fio could not run.
 pub fn fio(dir: &Path, quick: bool) -> Result<Vec<FioResult>, String> {
-    ensure_fio()?;
+    ensure_tool("fio", "fio")?;
     let tests: [(&'static str, &[&str], &str, &str); 4] = [
         ("seq_buffered", &["--rw=write", "--bs=1M", "--end_fsync=1"], "1G", "256M"),
         ("seq_direct", &["--rw=write", "--bs=1M", "--direct=1"], "1G", "256M"),
@@ -81,6 +81,98 @@ pub fn fio(dir: &Path, quick: bool) -> Result<Vec<FioResult>, String> {
         out.push(FioResult { test, mb_per_s: bw_kib * 1024.0 / 1e6, iops });
     }
     Ok(out)
+}
+
+/// One run of Redis Streams with `appendfsync always` (every write fsynced before its reply),
+/// measured by Redis's own `redis-benchmark`.
+#[derive(Debug, Clone)]
+pub struct RedisResult {
+    /// XADDs per second.
+    pub rps: f64,
+    /// Request latency p50 and p99, ms (redis-benchmark's own figures).
+    pub p50_ms: f64,
+    /// See `p50_ms`.
+    pub p99_ms: f64,
+}
+
+/// A Redis server of the harness's own, on a free loopback port, data in `target/bench-data`;
+/// shut down on drop.
+struct RedisServer {
+    port: u16,
+    child: std::process::Child,
+    dir: PathBuf,
+}
+
+impl RedisServer {
+    fn start(fsync: &str) -> Result<Self, String> {
+        ensure_tool("redis-server", "redis-server")?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| format!("no free port: {e}"))?
+            .port();
+        let dir = data_dir("redis");
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--protected-mode", "yes"])
+            .arg("--dir")
+            .arg(&dir)
+            .args(["--appendonly", "yes", "--appendfsync", fsync, "--save", "", "--daemonize", "no"])
+            .arg("--logfile")
+            .arg(dir.join("redis.log"))
+            .spawn()
+            .map_err(|e| format!("redis-server could not be started: {e}"))?;
+        let server = Self { port, child, dir };
+        for _ in 0..100 {
+            if server.cli(&["PING"]).is_ok_and(|r| r == "PONG") {
+                return Ok(server);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err("redis-server did not answer PING within 10 s".into())
+    }
+
+    /// One redis-cli command's reply.
+    fn cli(&self, args: &[&str]) -> Result<String, String> {
+        let out = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .map_err(|e| format!("redis-cli: {e}"))?;
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.cli(&["SHUTDOWN", "NOSAVE"]);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Redis Streams with `appendfsync always`: `clients` connections each pipelining `pipeline`
+/// XADDs of a `payload`-byte value, `events` in all, by `redis-benchmark`; then checks with
+/// XLEN that the stream holds every one. `Err` says why Redis could not run.
+pub fn redis_always(payload: usize, clients: usize, pipeline: usize, events: u64) -> Result<RedisResult, String> {
+    ensure_tool("redis-benchmark", "redis-tools")?;
+    let server = RedisServer::start("always")?;
+    let value = "x".repeat(payload);
+    let out = Command::new("redis-benchmark")
+        .args(["-p", &server.port.to_string(), "-n", &events.to_string(), "-c", &clients.to_string()])
+        .args(["-P", &pipeline.to_string(), "-q", "--csv", "XADD", "ingest", "*", "p", &value])
+        .output()
+        .map_err(|e| format!("redis-benchmark: {e}"))?;
+    let csv = String::from_utf8_lossy(&out.stdout);
+    let row = csv.lines().nth(1).ok_or_else(|| format!("redis-benchmark printed no result: {csv}"))?;
+    let fields: Vec<f64> =
+        row.split("\",\"").skip(1).map(|f| f.trim_matches('"').parse().unwrap_or(f64::NAN)).collect();
+    let (rps, p50_ms, p99_ms) = match fields[..] {
+        [rps, _avg, _min, p50, _p95, p99, ..] => (rps, p50, p99),
+        _ => return Err(format!("redis-benchmark: unexpected CSV row {row:?}")),
+    };
+    let held: u64 = server.cli(&["XLEN", "ingest"])?.parse().map_err(|e| format!("XLEN: {e}"))?;
+    assert_eq!(held, events, "Redis: the stream does not hold every acknowledged XADD");
+    Ok(RedisResult { rps, p50_ms, p99_ms })
 }
 
 /// What one persisted ingest run measured.

@@ -258,10 +258,12 @@ def async_wakeup(rounds: int, waker: bool) -> tuple[float, float]:
         async def consume() -> None:
             for _ in range(rounds):
                 go.set()
-                # As poll_async does: a waiter of its own per awaited call.
+                # As poll_async does: the reader's waiter, claimed for the call.
                 waiter = sub._waiter() if waker else None
                 while (e := sub.poll(0)) is None:
                     await _aio._wait(sub, waiter, None)
+                if waiter is not None:
+                    waiter.release()
                 latencies.append((time.perf_counter_ns() - int.from_bytes(e.payload, "little")) / 1e3)
 
         producer = threading.Thread(target=produce)
@@ -292,8 +294,11 @@ def async_batches(n: int, waker: bool) -> float:
             while got < n:
                 batch = sub.poll_batch(65536, 0)
                 if len(batch) == 0:
-                    # As poll_batch_async does: a waiter of its own per awaited call.
-                    await _aio._wait(sub, sub._waiter() if waker else None, None)
+                    # As poll_batch_async does: the reader's waiter, claimed for the call.
+                    waiter = sub._waiter() if waker else None
+                    await _aio._wait(sub, waiter, None)
+                    if waiter is not None:
+                        waiter.release()
                     continue
                 got += len(batch)
                 total += checksum([e.payload for e in batch])

@@ -71,14 +71,18 @@ async def poll(reader: Reader, timeout: float | None) -> Event | None:
     loop = asyncio.get_running_loop()
     deadline = None if timeout is None else loop.time() + timeout
     waiter = None
-    while True:
-        event = reader.poll(0)
-        if event is not None:
-            return event
-        if waiter is None:
-            waiter = reader._waiter()
-        if not await _wait(reader, waiter, deadline):
-            return None
+    try:
+        while True:
+            event = reader.poll(0)
+            if event is not None:
+                return event
+            if waiter is None:
+                waiter = reader._waiter()
+            if not await _wait(reader, waiter, deadline):
+                return None
+    finally:
+        if waiter is not None:
+            waiter.release()
 
 
 async def poll_batch(reader: Reader, max_events: int, timeout: float | None) -> EventBatch:
@@ -86,14 +90,18 @@ async def poll_batch(reader: Reader, max_events: int, timeout: float | None) -> 
     loop = asyncio.get_running_loop()
     deadline = None if timeout is None else loop.time() + timeout
     waiter = None
-    while True:
-        batch = reader.poll_batch(max_events, 0)
-        if len(batch) > 0:
-            return batch
-        if waiter is None:
-            waiter = reader._waiter()
-        if not await _wait(reader, waiter, deadline):
-            return batch
+    try:
+        while True:
+            batch = reader.poll_batch(max_events, 0)
+            if len(batch) > 0:
+                return batch
+            if waiter is None:
+                waiter = reader._waiter()
+            if not await _wait(reader, waiter, deadline):
+                return batch
+    finally:
+        if waiter is not None:
+            waiter.release()
 
 
 async def anext(reader: Reader) -> Event:

@@ -66,12 +66,14 @@ pub(crate) struct Reader {
     /// What a bus reader waits on; a follower (None) waits in its core reader (inotify).
     readiness: Option<rb::Readiness>,
     topic: String,
+    /// The waiter this reader's awaits reuse (made at the first; see `_waiter`).
+    waiter: Mutex<Option<Py<Waiter>>>,
 }
 
 impl Reader {
     /// A reader over `kind`, which `readiness` watches (None for followers), of topic `topic`.
     pub(crate) fn new(kind: Kind, readiness: Option<rb::Readiness>, topic: String) -> Self {
-        Self { state: Mutex::new(Some(kind)), readiness, topic }
+        Self { state: Mutex::new(Some(kind)), readiness, topic, waiter: Mutex::new(None) }
     }
 
     /// The topic's name.
@@ -168,8 +170,23 @@ impl Reader {
 
     /// A waiter for asyncio (see `_aio.py`); None for followers, whose waits run on a worker
     /// thread.
-    fn _waiter(&self) -> Result<Option<Waiter>> {
-        self.readiness.as_ref().map(|r| Waiter::new(Source::Readiness(r.clone()))).transpose()
+    /// The waiter is claimed for the caller's await; `release()` it after. The reader keeps
+    /// one and hands it out again (a socket pair less per await); an await that finds it held
+    /// by another gets one of its own.
+    fn _waiter(&self, py: Python<'_>) -> Result<Option<Py<Waiter>>> {
+        let Some(readiness) = &self.readiness else { return Ok(None) };
+        let mut kept = self.waiter.lock();
+        if let Some(w) = kept.as_ref() {
+            if w.get().claim() {
+                return Ok(Some(w.clone_ref(py)));
+            }
+        }
+        let w = Py::new(py, Waiter::new(Source::Readiness(readiness.clone()))?)?;
+        w.get().claim();
+        if kept.is_none() {
+            *kept = Some(w.clone_ref(py));
+        }
+        Ok(Some(w))
     }
 
     /// Awaitable `poll`: waits as an asyncio task (a follower's on a worker thread), taking

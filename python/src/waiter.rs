@@ -8,6 +8,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
@@ -52,6 +53,9 @@ pub(crate) struct Waiter {
     waker: Waker,
     /// The future being awaited, made from `source` when an await starts.
     current: Mutex<Option<Pending>>,
+    /// Held by one await at a time (a reader keeps one waiter for its awaits; a second
+    /// concurrent await of the same reader gets a waiter of its own).
+    claimed: AtomicBool,
 }
 
 impl Waiter {
@@ -60,7 +64,12 @@ impl Waiter {
         readable.set_nonblocking(true).map_err(|e| PyOSError::new_err(e.to_string()))?;
         writable.set_nonblocking(true).map_err(|e| PyOSError::new_err(e.to_string()))?;
         let waker = Waker::from(Arc::new(SocketWaker(writable)));
-        Ok(Self { source, readable, waker, current: Mutex::new(None) })
+        Ok(Self { source, readable, waker, current: Mutex::new(None), claimed: AtomicBool::new(false) })
+    }
+
+    /// Takes the waiter for one await: false if another await holds it.
+    pub(crate) fn claim(&self) -> bool {
+        !self.claimed.swap(true, Ordering::AcqRel)
     }
 
     fn future(&self) -> Pending {
@@ -121,5 +130,10 @@ impl Waiter {
     /// Drops the future under way (an await that was cancelled): its waker is taken back.
     fn cancel(&self) {
         self.current.lock().take();
+    }
+
+    /// Gives the waiter back after an await (see `claim`).
+    fn release(&self) {
+        self.claimed.store(false, Ordering::Release);
     }
 }

@@ -77,3 +77,19 @@ def test_asyncio_reads_wake_without_a_helper_thread(bus: ringbus.Bus) -> None:
         return got
 
     assert asyncio.run(main()) == [b"one", b"two"]
+
+
+def test_two_awaits_of_one_reader_each_wait_and_share_its_events(bus: ringbus.Bus) -> None:
+    topic = bus.topic("t")
+    sub = topic.subscribe("latest")
+
+    async def main() -> tuple[ringbus.Event | None, int]:
+        one = asyncio.create_task(sub.poll_async(timeout=0.5))
+        many = asyncio.create_task(sub.poll_batch_async(10, timeout=0.5))
+        await asyncio.sleep(0.05)
+        threading.Thread(target=topic.publish, args=(b"only",)).start()
+        event, batch = await asyncio.gather(one, many)
+        return event, len(batch)
+
+    event, n = asyncio.run(main())
+    assert (event is not None) + n == 1, "the one event went to exactly one of the two awaits"

@@ -10,7 +10,10 @@
 //! Then persisted ingest (`persist_async`, `persist_sync`) beside the disk's own limits measured
 //! with fio on the same filesystem (`target/bench-data`). When fio is missing, the harness
 //! installs Debian's `fio` package if it runs as root with apt-get, and otherwise leaves the
-//! disk lines out, saying why.
+//! disk lines out, saying why. Beside the pipelined `Sync` row (4 producers, batch tickets,
+//! 64 B), run by run, Redis Streams with `appendfsync always` on a server of the harness's own
+//! (`redis-benchmark`: 4 clients pipelining 64 XADDs; XLEN checks that every one is kept),
+//! installed from Debian the same way or left out, saying why.
 //!
 //! Systems run interleaved (A B C A B C ...) so drift between this machine's cores hits all
 //! alike; a ping-pong canary is measured before each run and a run whose canary is above
@@ -416,8 +419,28 @@ fn persisted_section(quick: bool, json: bool) -> Vec<String> {
     }
     let mut targets = Vec::new();
     for (durability, payload, producers, batch, ack) in cases {
-        let results: Vec<persist::IngestResult> =
-            (0..runs).map(|_| persist::ingest(durability, payload, producers, batch, ack, duration)).collect();
+        // Redis Streams with appendfsync always runs beside the pipelined Sync row, run by run.
+        let with_redis =
+            matches!((durability, payload, producers, batch, ack), (Durability::Sync, 64, 4, 64, Tickets(_)));
+        let mut redis = Vec::new();
+        let mut redis_missing = false;
+        let results: Vec<persist::IngestResult> = (0..runs)
+            .map(|_| {
+                let r = persist::ingest(durability, payload, producers, batch, ack, duration);
+                if with_redis && !redis_missing {
+                    match persist::redis_always(64, 4, 64, if quick { 100_000 } else { 400_000 }) {
+                        Ok(x) => redis.push(x),
+                        Err(why) => {
+                            eprintln!("Redis Streams (appendfsync always) left out: {why}");
+                            redis_missing = true;
+                        }
+                    }
+                }
+                r
+            })
+            .collect();
+        redis.sort_by(|a, b| a.rps.total_cmp(&b.rps));
+        let redis_median = redis.get(redis.len() / 2).cloned();
         let tickets = match ack {
             Wait => 0,
             Tickets(n) => n,
@@ -458,6 +481,24 @@ fn persisted_section(quick: bool, json: bool) -> Vec<String> {
                 m.backend
             );
         }
+        if let Some(r) = &redis_median {
+            if json {
+                println!(
+                    "{{\"scenario\":\"persist_sync\",\"payload_bytes\":64,\"batch\":64,\"system\":\"redis-streams-appendfsync-always\",\"producers\":4,\"median_meps\":{:.4},\"min_meps\":{:.4},\"max_meps\":{:.4},\"p50_us\":{:.0},\"p99_us\":{:.0},\"runs\":{}}}",
+                    r.rps / 1e6,
+                    redis[0].rps / 1e6,
+                    redis[redis.len() - 1].rps / 1e6,
+                    r.p50_ms * 1e3,
+                    r.p99_ms * 1e3,
+                    redis.len()
+                );
+            } else {
+                println!(
+                    "  {:<14} {:>7} {:>9} {:>6} {:>8} {:>10.3} {:>9.1} {:>10} {:>8.0} {:>8.0} {:>8}  (Redis Streams, appendfsync always, redis-benchmark: 4 clients pipelining 64 XADDs; runs alternate with the row above)",
+                    "redis_always", 64, 4, 64, "-", r.rps / 1e6, r.rps * 64.0 / 1e6, "", r.p50_ms * 1e3, r.p99_ms * 1e3, ""
+                );
+            }
+        }
         match (durability, payload, producers, batch, ack) {
             (Durability::Async { .. }, 1024, 1, _, _) => {
                 if let Some(f) = fio_of("seq_buffered") {
@@ -486,8 +527,11 @@ fn persisted_section(quick: bool, json: bool) -> Vec<String> {
             }
             (Durability::Sync, 64, 4, 64, Tickets(_)) => {
                 let p99 = m.latency_us.map_or(0.0, |l| l.1);
+                let vs_redis = redis_median.as_ref().map_or(String::new(), |r| {
+                    format!(" = {:.1}x Redis Streams appendfsync always ({:.3} M/s)", eps / r.rps, r.rps / 1e6)
+                });
                 targets.push(format!(
-                    "Sync, 4 producers pipelining batch tickets, 64 B: {:.2} M events/s (target >= 2), p99 publish to durable {p99:.0} us",
+                    "Sync, 4 producers pipelining batch tickets, 64 B: {:.2} M events/s{vs_redis} (target >= 2), p99 publish to durable {p99:.0} us",
                     eps / 1e6
                 ));
             }
