@@ -9,12 +9,15 @@ loop's thread, so a cancelled await loses nothing."""
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from ._errors import ClosedError
 
 if TYPE_CHECKING:
     from ._ringbus import Event, EventBatch, Reader, Ticket, _Waiter
+
+T = TypeVar("T")
 
 # The longest a worker thread waits before the coroutine looks again (followers).
 _SLICE = 0.1
@@ -66,42 +69,35 @@ async def _wait(reader: Reader, waiter: _Waiter | None, deadline: float | None) 
     return True
 
 
-async def poll(reader: Reader, timeout: float | None) -> Event | None:
-    """``await reader.poll_async(timeout)``."""
+async def _take(reader: Reader, take: Callable[[], T], timeout: float | None) -> T:
+    """Calls ``take()`` (a non-blocking poll) until it finds something, waiting between calls
+    by the reader's waiter (or, for a follower, on the executor); what it last returned once
+    the timeout passed."""
     loop = asyncio.get_running_loop()
     deadline = None if timeout is None else loop.time() + timeout
     waiter = None
     try:
         while True:
-            event = reader.poll(0)
-            if event is not None:
-                return event
+            got = take()
+            if got:
+                return got
             if waiter is None:
                 waiter = reader._waiter()
             if not await _wait(reader, waiter, deadline):
-                return None
+                return got
     finally:
         if waiter is not None:
             waiter.release()
+
+
+async def poll(reader: Reader, timeout: float | None) -> Event | None:
+    """``await reader.poll_async(timeout)``."""
+    return await _take(reader, lambda: reader.poll(0), timeout)
 
 
 async def poll_batch(reader: Reader, max_events: int, timeout: float | None) -> EventBatch:
     """``await reader.poll_batch_async(max_events, timeout)``."""
-    loop = asyncio.get_running_loop()
-    deadline = None if timeout is None else loop.time() + timeout
-    waiter = None
-    try:
-        while True:
-            batch = reader.poll_batch(max_events, 0)
-            if len(batch) > 0:
-                return batch
-            if waiter is None:
-                waiter = reader._waiter()
-            if not await _wait(reader, waiter, deadline):
-                return batch
-    finally:
-        if waiter is not None:
-            waiter.release()
+    return await _take(reader, lambda: reader.poll_batch(max_events, 0), timeout)
 
 
 async def anext(reader: Reader) -> Event:

@@ -30,18 +30,18 @@ use crate::ring::notify::{Notifier, WakerSlot};
 use crate::sync::Arc;
 
 /// A task's registration with one notifier; dropping it takes the waker back.
-struct Registration<N: Deref<Target = Notifier>> {
+pub(super) struct Registration<N: Deref<Target = Notifier>> {
     notifier: N,
     slot: WakerSlot,
 }
 
 impl<N: Deref<Target = Notifier>> Registration<N> {
-    fn new(notifier: N) -> Self {
+    pub(super) fn new(notifier: N) -> Self {
         Self { notifier, slot: WakerSlot::new() }
     }
 
     /// `Ready` if `ready()` holds, else registers the task and returns `Pending`.
-    fn poll(&mut self, cx: &mut Context<'_>, ready: impl FnMut() -> bool) -> Poll<()> {
+    pub(super) fn poll(&mut self, cx: &mut Context<'_>, ready: impl FnMut() -> bool) -> Poll<()> {
         self.notifier.poll_ready(&mut self.slot, cx, ready)
     }
 }

@@ -194,12 +194,7 @@ impl Publisher {
     /// Errors: as [`publish`](Self::publish), except that durability is the ticket's to report.
     #[inline]
     pub fn publish_ticket<'a>(&mut self, record: impl Into<Record<'a>>) -> Result<Ticket, Error> {
-        let record = record.into();
-        let (receipt, end) = if record.producer.is_some() {
-            self.publish_idempotent(&record, Wait::Until(None))?
-        } else {
-            self.append(&record, Wait::Until(None))?
-        };
+        let (receipt, end) = self.append_one(&record.into(), Wait::Until(None))?;
         Ok(self.ticket_for(receipt, end))
     }
 
@@ -210,13 +205,7 @@ impl Publisher {
         record: impl Into<Record<'a>>,
         timeout: Duration,
     ) -> Result<Ticket, Error> {
-        let record = record.into();
-        let wait = Wait::Until(Some(Instant::now() + timeout));
-        let (receipt, end) = if record.producer.is_some() {
-            self.publish_idempotent(&record, wait)?
-        } else {
-            self.append(&record, wait)?
-        };
+        let (receipt, end) = self.append_one(&record.into(), Wait::Until(Some(Instant::now() + timeout)))?;
         Ok(self.ticket_for(receipt, end))
     }
 
@@ -240,10 +229,19 @@ impl Publisher {
     /// producer table); its receipt and frame end, or [`Error::Full`] having appended
     /// nothing. Never waits, not even for an fsync: the async API's step.
     pub(super) fn try_append(&mut self, record: &Record<'_>) -> Result<(Receipt, u64), Error> {
+        self.append_one(record, Wait::No)
+    }
+
+    /// Appends one record, an idempotent one through its partition's producer table: its
+    /// receipt and the end of what durability must cover (see [`publish_idempotent`]).
+    ///
+    /// [`publish_idempotent`]: Self::publish_idempotent
+    #[inline]
+    fn append_one(&mut self, record: &Record<'_>, wait: Wait) -> Result<(Receipt, u64), Error> {
         if record.producer.is_some() {
-            self.publish_idempotent(record, Wait::No)
+            self.publish_idempotent(record, wait)
         } else {
-            self.append(record, Wait::No)
+            self.append(record, wait)
         }
     }
 
@@ -255,11 +253,8 @@ impl Publisher {
         self.topic.parts.rings[partition].has_room(align(len + prefix), &mut self.caches[partition])
     }
 
-    /// The ticket of a record appended at `receipt`, whose frame ends at `end`.
+    /// The ticket of a record appended at `receipt`, covered once durable up to `end`.
     pub(super) fn ticket_for(&self, receipt: Receipt, end: u64) -> Ticket {
-        // A duplicate's frame starts at its offset: durable marks are frame ends, so a mark
-        // past the offset covers the whole frame.
-        let end = if receipt.duplicate { receipt.offset + 1 } else { end };
         Ticket::new(self.tickets.clone(), Covers::One([(receipt.partition, end)]), Some(receipt))
     }
 
@@ -400,8 +395,7 @@ impl Publisher {
 
     #[inline]
     fn publish_one(&mut self, record: &Record<'_>, wait: Wait) -> Result<Receipt, Error> {
-        let (receipt, end) =
-            if record.producer.is_some() { self.publish_idempotent(record, wait)? } else { self.append(record, wait)? };
+        let (receipt, end) = self.append_one(record, wait)?;
         if self.sync && !receipt.duplicate {
             let deadline = if let Wait::Until(d) = wait { d } else { None };
             self.topic.wait_durable(receipt.partition, end, deadline)?;
@@ -430,7 +424,10 @@ impl Publisher {
     }
 
     /// An idempotent publish: under the partition's producer table, drops a duplicate or
-    /// appends the record and remembers it.
+    /// appends the record and remembers it. Returns the receipt and the end of what
+    /// durability must cover: the frame's end, or for a duplicate `offset + 1` (its
+    /// original's frame starts at `offset`, and durable marks are frame ends, so a mark past
+    /// the offset covers the whole frame).
     #[cold]
     fn publish_idempotent(&mut self, record: &Record<'_>, wait: Wait) -> Result<(Receipt, u64), Error> {
         let ps = record.producer.expect("an idempotent record");
@@ -439,7 +436,7 @@ impl Publisher {
         let mut table = topic.dedup[partition as usize].lock();
         if let Some(offset) = table.duplicate_of(ps.producer, ps.sequence) {
             table.duplicates += 1;
-            return Ok((Receipt { partition, offset, duplicate: true }, 0));
+            return Ok((Receipt { partition, offset, duplicate: true }, offset + 1));
         }
         let (receipt, end) = self.append(record, wait)?;
         let now = clock::now(TimestampSource::Coarse);
@@ -450,7 +447,7 @@ impl Publisher {
     /// Publishes a batch and, on a `Sync` topic, waits for its fsync.
     fn publish_many(&mut self, records: &[Record<'_>], deadline: Option<Instant>) -> Result<usize, Error> {
         if let Some(covers) = self.append_many(records, deadline, self.sync)? {
-            for &(partition, end) in Ticket::new(None, covers, None).covers() {
+            for &(partition, end) in covers.as_slice() {
                 self.topic.wait_durable(partition, end, deadline)?;
             }
         }
@@ -563,13 +560,8 @@ impl Publisher {
         }
         let mut ends = Vec::new();
         for r in records {
-            let (receipt, end) = if r.producer.is_some() {
-                self.publish_idempotent(r, Wait::Until(deadline))?
-            } else {
-                self.append(r, Wait::Until(deadline))?
-            };
-            // A duplicate is covered once the frame it duplicates is (marks are frame ends).
-            ends.push((receipt.partition, if receipt.duplicate { receipt.offset + 1 } else { end }));
+            let (receipt, end) = self.append_one(r, Wait::Until(deadline))?;
+            ends.push((receipt.partition, end));
         }
         ends.sort_unstable();
         ends.reverse();

@@ -7,10 +7,11 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use super::asynchronous::Registration;
 use super::group::GroupShared;
 use super::stats::ReaderCounters;
 use super::topic::TopicInner;
-use crate::ring::notify::WakerSlot;
+use crate::ring::notify::Notifier;
 use crate::sync::Arc;
 
 /// What a [`Readiness`] watches.
@@ -73,15 +74,20 @@ impl Readiness {
     /// task, woken by the producer's commit (no thread waits). Owns a clone of this
     /// readiness, so it is `'static` and `Send`; dropping it takes its waker back.
     pub fn ready(&self) -> ReadyFuture {
-        ReadyFuture { readiness: self.clone(), slot: WakerSlot::new() }
+        ReadyFuture { registration: Registration::new(self.topic.parts.readable.clone()), readiness: self.clone() }
     }
 }
 
 /// See [`Readiness::ready`].
-#[derive(Debug)]
 pub struct ReadyFuture {
+    registration: Registration<Arc<Notifier>>,
     readiness: Readiness,
-    slot: WakerSlot,
+}
+
+impl std::fmt::Debug for ReadyFuture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadyFuture").field("readiness", &self.readiness).finish_non_exhaustive()
+    }
 }
 
 impl Future for ReadyFuture {
@@ -90,12 +96,6 @@ impl Future for ReadyFuture {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
         let readiness = &this.readiness;
-        readiness.topic.parts.readable.poll_ready(&mut this.slot, cx, || readiness.is_ready())
-    }
-}
-
-impl Drop for ReadyFuture {
-    fn drop(&mut self) {
-        self.readiness.topic.parts.readable.cancel(&mut self.slot);
+        this.registration.poll(cx, || readiness.is_ready())
     }
 }

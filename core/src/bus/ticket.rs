@@ -40,7 +40,8 @@ pub(crate) enum Covers {
 }
 
 impl Covers {
-    fn as_slice(&self) -> &[(u32, u64)] {
+    /// The pairs, ascending by partition.
+    pub(crate) fn as_slice(&self) -> &[(u32, u64)] {
         match self {
             Covers::One(one) => one,
             Covers::Many(many) => many,
